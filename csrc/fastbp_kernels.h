@@ -1,0 +1,68 @@
+/*
+ * Element-wise kernels of the fastbp engine, in double and float.
+ *
+ * Each activation keeps its function and its derivative side by side.  The
+ * derivative is written in terms of the activation's *output* a = f(z), which
+ * is all the engine keeps of a layer: sigmoid' = a(1-a), tanh' = 1-a^2,
+ * relu' = [a>0], leaky_relu' = a>0 ? 1 : 0.01, identity' = 1.
+ *
+ * The numeric codes below are mirrored by fastbp/activations.py (a test keeps
+ * the two in step).  Nothing here allocates, takes a lock or touches Python.
+ */
+#ifndef FASTBP_KERNELS_H
+#define FASTBP_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fbp_activation {
+    FBP_IDENTITY = 0,
+    FBP_SIGMOID = 1,
+    FBP_TANH = 2,
+    FBP_RELU = 3,
+    FBP_LEAKY_RELU = 4,
+    FBP_SOFTMAX = 5
+};
+
+enum fbp_loss {
+    FBP_SQUARED_ERROR = 0,
+    FBP_CROSS_ENTROPY = 1
+};
+
+#define FBP_LEAKY_SLOPE 0.01
+
+/* a = f(z + b) in place over a rows x cols row-major block; b has cols entries
+   (NULL: no bias).  Softmax normalises each row. */
+void fbp_bias_act_d(double *z, const double *b, ptrdiff_t rows, ptrdiff_t cols, int act);
+void fbp_bias_act_s(float *z, const float *b, ptrdiff_t rows, ptrdiff_t cols, int act);
+
+/* delta *= f'(z), with f'(z) computed from a = f(z); n entries. */
+void fbp_mul_deriv_d(double *delta, const double *a, ptrdiff_t n, int act);
+void fbp_mul_deriv_s(float *delta, const float *a, ptrdiff_t n, int act);
+
+/* Output layer: delta = dE/dz for each sample (unscaled by the batch size) and
+   the sum over the rows of the per-sample loss.  delta may be NULL, then only
+   the loss is computed. */
+double fbp_output_delta_d(const double *o, const double *t, double *delta,
+                          ptrdiff_t rows, ptrdiff_t cols, int act, int loss);
+double fbp_output_delta_s(const float *o, const float *t, float *delta,
+                          ptrdiff_t rows, ptrdiff_t cols, int act, int loss);
+
+/* b = beta * b + alpha * (column sums of the rows x cols block d). */
+void fbp_colsum_axpby_d(double *b, const double *d, ptrdiff_t rows, ptrdiff_t cols,
+                        double alpha, double beta);
+void fbp_colsum_axpby_s(float *b, const float *d, ptrdiff_t rows, ptrdiff_t cols,
+                        float alpha, float beta);
+
+/* Copy rows idx[0..count) of the row-major src (cols wide) into dst. */
+void fbp_gather_rows_d(double *dst, const double *src, const int64_t *idx,
+                       ptrdiff_t count, ptrdiff_t cols);
+void fbp_gather_rows_s(float *dst, const float *src, const int64_t *idx,
+                       ptrdiff_t count, ptrdiff_t cols);
+
+/* Fisher-Yates shuffle of order[0..n) driven by splitmix64 from *state, which
+   is advanced.  fastbp.reference implements the same generator in Python, so
+   both engines visit samples in the same order for the same seed. */
+void fbp_shuffle(int64_t *order, ptrdiff_t n, uint64_t *state);
+
+#endif

@@ -1,0 +1,64 @@
+from typing import Any
+
+import numpy as np
+
+ACTIVATION_CODES: dict[str, int]
+LOSS_CODES: dict[str, int]
+
+class Layout:
+    n_params: int
+    n_units: int
+    n_in: int
+    n_out: int
+    def __init__(self, sizes: Any, activations: Any, loss: int) -> None: ...
+
+def forward_into(
+    layout: Layout,
+    params: np.ndarray,
+    X: np.ndarray,
+    out: np.ndarray,
+    acts: np.ndarray,
+    cap: int,
+) -> None: ...
+def loss_sum(
+    layout: Layout, params: np.ndarray, X: np.ndarray, Y: np.ndarray, acts: np.ndarray, cap: int
+) -> float: ...
+def gradient_into(
+    layout: Layout,
+    params: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    grad: np.ndarray,
+    acts: np.ndarray,
+    deltas: np.ndarray,
+    cap: int,
+) -> float: ...
+def train_epochs(
+    layout: Layout,
+    params: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    order: np.ndarray,
+    shuffle: bool,
+    state: int,
+    batch: int,
+    acts: np.ndarray,
+    deltas: np.ndarray,
+    xb: np.ndarray,
+    yb: np.ndarray,
+    backup: np.ndarray,
+    losses: np.ndarray,
+    learning_rate: float,
+    train_biases: bool,
+) -> tuple[int, int]: ...
+def all_finite(X: np.ndarray) -> bool: ...
+def gemm_check(
+    trans_a: bool,
+    trans_b: bool,
+    alpha: float,
+    A: np.ndarray,
+    B: np.ndarray,
+    beta: float,
+    C: np.ndarray,
+) -> None: ...
+def shuffle_order(order: np.ndarray, state: int) -> int: ...

@@ -1,0 +1,385 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: initializedcheck=False, nonecheck=False
+"""The typed core of fastbp: forward pass, back-propagation and SGD updates.
+
+Design:
+
+1. Element-wise work (bias + activation, activation derivatives, output deltas
+   and losses, column sums, row gathers, the shuffle) is C in csrc/, declared
+   with fused wrappers in _kernels.pxd.  Matrix products go through the one
+   row-major GEMM of _blas.pxd.
+2. The functions ``forward`` and ``step`` below work on raw pointers and a
+   ``Net`` struct that describes the layout, are fused over float/double and
+   run without the GIL.  They never allocate: every buffer is passed in.
+3. The ``def`` entry points take typed memoryviews, check only that the buffers
+   they are handed are large enough (a guard against misuse of this private
+   module; the public validation lives in network.py), build the ``Net`` and run
+   the whole call -- a full epoch for ``train_epoch`` -- inside ``with nogil``.
+
+Layout.  The parameters of all layers live in one flat buffer: for each layer
+l, W(l) (n_in x n_out, row-major) followed by b(l) (n_out).  Work buffers hold,
+for a capacity of ``cap`` rows, every layer's activations (and, for training,
+deltas) one after the other: layer l starts at ``cap * unit_off[l]``.
+"""
+from cython cimport floating
+from libc.math cimport isfinite
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memcpy
+from cpython.exc cimport PyErr_CheckSignals
+
+import numpy as np
+
+from fastbp._blas cimport gemm
+from fastbp._kernels cimport (
+    FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
+    FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, bias_act, colsum_axpby, fbp_shuffle,
+    gather_rows, mul_deriv, output_delta,
+)
+
+# The codes of csrc/fastbp_kernels.h, for fastbp.activations to check against.
+ACTIVATION_CODES = {
+    "identity": FBP_IDENTITY, "sigmoid": FBP_SIGMOID, "tanh": FBP_TANH,
+    "relu": FBP_RELU, "leaky_relu": FBP_LEAKY_RELU, "softmax": FBP_SOFTMAX,
+}
+LOSS_CODES = {"squared_error": FBP_SQUARED_ERROR, "cross_entropy": FBP_CROSS_ENTROPY}
+
+# Work, in (rows x parameters) of a batch, between two checks for a pending
+# signal such as Ctrl-C; about a millisecond of arithmetic.
+cdef enum:
+    SIGNAL_CHECK_WORK = 10_000_000
+
+
+cdef struct Net:
+    int n_layers
+    int loss
+    const Py_ssize_t *sizes     # n_layers + 1 widths, input first
+    const Py_ssize_t *w_off     # where W(l) starts in the parameter buffer
+    const Py_ssize_t *b_off     # where b(l) starts
+    const Py_ssize_t *unit_off  # where layer l starts in a work buffer, per row of capacity
+    const int *act              # activation code of each layer
+
+
+cdef class Layout:
+    """The shape of a network as the C arrays that the nogil code reads."""
+
+    cdef Py_ssize_t[::1] sizes, w_off, b_off, unit_off
+    cdef int[::1] act
+    cdef int loss
+    cdef readonly Py_ssize_t n_params, n_units, n_in, n_out
+
+    def __init__(self, sizes, activations, int loss):
+        cdef Py_ssize_t n_layers = len(sizes) - 1
+        if n_layers < 1 or len(activations) != n_layers:
+            raise ValueError("a layout needs one activation per weight layer")
+        self.sizes = np.asarray(sizes, dtype=np.intp).copy()
+        self.act = np.asarray(activations, dtype=np.intc).copy()
+        self.loss = loss
+        self.w_off = np.empty(n_layers, dtype=np.intp)
+        self.b_off = np.empty(n_layers, dtype=np.intp)
+        self.unit_off = np.empty(n_layers, dtype=np.intp)
+        cdef Py_ssize_t l, p = 0, u = 0
+        for l in range(n_layers):
+            self.w_off[l] = p
+            p += self.sizes[l] * self.sizes[l + 1]
+            self.b_off[l] = p
+            p += self.sizes[l + 1]
+            self.unit_off[l] = u
+            u += self.sizes[l + 1]
+        self.n_params = p
+        self.n_units = u
+        self.n_in = self.sizes[0]
+        self.n_out = self.sizes[n_layers]
+
+    cdef Net net(self):
+        cdef Net n
+        n.n_layers = self.act.shape[0]
+        n.loss = self.loss
+        n.sizes = &self.sizes[0]
+        n.w_off = &self.w_off[0]
+        n.b_off = &self.b_off[0]
+        n.unit_off = &self.unit_off[0]
+        n.act = &self.act[0]
+        return n
+
+
+# ---------------------------------------------------------------------------
+# The nogil core
+
+cdef void forward(const Net *net, const floating *params, const floating *x,
+                  Py_ssize_t rows, Py_ssize_t cap, floating *acts,
+                  floating *out) noexcept nogil:
+    """Activations of every layer for ``rows`` samples x.
+
+    Layer l's activations go to ``acts + cap * unit_off[l]``, except the output
+    layer's when ``out`` is not NULL.
+    """
+    cdef int l
+    cdef Py_ssize_t n_in, n_out
+    cdef const floating *prev = x
+    cdef floating *a
+    for l in range(net.n_layers):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        if out != NULL and l == net.n_layers - 1:
+            a = out
+        else:
+            a = acts + cap * net.unit_off[l]
+        # z(l) = a(l-1) . W(l)
+        gemm(False, False, <int>rows, <int>n_out, <int>n_in, <floating>1.0, prev, <int>n_in,
+             params + net.w_off[l], <int>n_out, <floating>0.0, a, <int>n_out)
+        # a(l) = f(z(l) + b(l))
+        bias_act(a, params + net.b_off[l], rows, n_out, net.act[l])
+        prev = a
+
+
+cdef double step(const Net *net, floating *params, const floating *x, const floating *y,
+                 Py_ssize_t rows, Py_ssize_t cap, floating *acts, floating *deltas,
+                 floating *target, floating alpha, floating beta,
+                 bint with_biases) noexcept nogil:
+    """One forward and backward pass over ``rows`` samples.
+
+    For every layer, ``target`` (laid out like the parameters) becomes
+    ``beta * target + alpha * dE/dW`` where dE/dW is the *sum* over the rows.
+    With target = params, beta = 1 and alpha = -learning_rate / rows this is
+    an SGD update; with a separate gradient buffer it accumulates a gradient.
+    Returns the summed per-sample loss; if that is not finite nothing is
+    written to ``target``.
+    """
+    cdef int l, L = net.n_layers
+    cdef Py_ssize_t n_in, n_out
+    cdef const floating *a_prev
+    cdef floating *d
+    cdef floating *d_prev
+    forward(net, params, x, rows, cap, acts, <floating *>NULL)
+    n_out = net.sizes[L]
+    # delta(L) = dE/dz(L): (o - t) f'(z) for squared error, o - t for cross-entropy
+    cdef double loss = output_delta(acts + cap * net.unit_off[L - 1], y,
+                                    deltas + cap * net.unit_off[L - 1],
+                                    rows, n_out, net.act[L - 1], net.loss)
+    if not isfinite(loss):
+        return loss
+    for l in range(L - 1, -1, -1):
+        n_in = net.sizes[l]
+        n_out = net.sizes[l + 1]
+        d = deltas + cap * net.unit_off[l]
+        a_prev = x if l == 0 else acts + cap * net.unit_off[l - 1]
+        if l > 0:
+            # delta(l-1) = (delta(l) . W(l)^T) * f'(z(l-1)), with W(l) not yet updated
+            d_prev = deltas + cap * net.unit_off[l - 1]
+            gemm(False, True, <int>rows, <int>n_in, <int>n_out, <floating>1.0, d, <int>n_out,
+                 params + net.w_off[l], <int>n_out, <floating>0.0, d_prev, <int>n_in)
+            mul_deriv(d_prev, a_prev, rows * n_in, net.act[l - 1])
+        # dE/dW(l) = a(l-1)^T . delta(l)
+        gemm(True, False, <int>n_in, <int>n_out, <int>rows, alpha, a_prev, <int>n_in,
+             d, <int>n_out, beta, target + net.w_off[l], <int>n_out)
+        # dE/db(l) = sum over the rows of delta(l)
+        if with_biases:
+            colsum_axpby(target + net.b_off[l], d, rows, n_out, alpha, beta)
+    return loss
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+
+cdef inline void _need(Py_ssize_t have, Py_ssize_t need, str what) except *:
+    if have < need:
+        raise ValueError(f"{what} holds {have} values; at least {need} are needed")
+
+
+def forward_into(Layout layout, const floating[::1] params, const floating[:, ::1] X,
+                 floating[:, ::1] out, floating[::1] acts, Py_ssize_t cap):
+    """Write the network's outputs for X into ``out``, ``cap`` rows at a time."""
+    cdef Py_ssize_t n = X.shape[0], i, rows
+    _need(params.shape[0], layout.n_params, "params")
+    if X.shape[1] != layout.n_in or out.shape[1] != layout.n_out or out.shape[0] != n:
+        raise ValueError("X or out does not match the layout")
+    _need(acts.shape[0], cap * layout.n_units, "the activation buffer")
+    if n == 0:
+        return
+    if cap < 1:
+        raise ValueError("cap must be at least 1")
+    cdef Net net = layout.net()
+    with nogil:
+        i = 0
+        while i < n:
+            rows = min(cap, n - i)
+            forward(&net, &params[0], &X[i, 0], rows, cap, &acts[0], &out[i, 0])
+            i += rows
+
+
+def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X,
+             const floating[:, ::1] Y, floating[::1] acts, Py_ssize_t cap):
+    """Sum over the samples of the per-sample loss."""
+    cdef Py_ssize_t n = X.shape[0], i, rows
+    cdef int L
+    cdef double total = 0.0
+    _need(params.shape[0], layout.n_params, "params")
+    if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
+        raise ValueError("X or Y does not match the layout")
+    _need(acts.shape[0], cap * layout.n_units, "the activation buffer")
+    if n == 0:
+        return 0.0
+    if cap < 1:
+        raise ValueError("cap must be at least 1")
+    cdef Net net = layout.net()
+    L = net.n_layers
+    with nogil:
+        i = 0
+        while i < n:
+            rows = min(cap, n - i)
+            forward(&net, &params[0], &X[i, 0], rows, cap, &acts[0], <floating *>NULL)
+            total += output_delta(&acts[0] + cap * net.unit_off[L - 1], &Y[i, 0],
+                                  <floating *>NULL, rows, net.sizes[L], net.act[L - 1],
+                                  net.loss)
+            i += rows
+    return total
+
+
+def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
+                  const floating[:, ::1] Y, floating[::1] grad, floating[::1] acts,
+                  floating[::1] deltas, Py_ssize_t cap):
+    """Write the gradient of the mean loss over X into ``grad``; return the loss sum."""
+    cdef Py_ssize_t n = X.shape[0], i, rows
+    cdef double total = 0.0
+    _need(params.shape[0], layout.n_params, "params")
+    _need(grad.shape[0], layout.n_params, "grad")
+    if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
+        raise ValueError("X or Y does not match the layout")
+    _need(acts.shape[0], cap * layout.n_units, "the activation buffer")
+    _need(deltas.shape[0], cap * layout.n_units, "the delta buffer")
+    if n == 0 or cap < 1:
+        raise ValueError("a gradient needs at least one sample and cap >= 1")
+    cdef Net net = layout.net()
+    cdef floating alpha = <floating>(1.0 / n)
+    with nogil:
+        i = 0
+        while i < n:
+            rows = min(cap, n - i)
+            total += step(&net, &params[0], &X[i, 0], &Y[i, 0], rows, cap, &acts[0],
+                          &deltas[0], &grad[0], alpha, <floating>(0.0 if i == 0 else 1.0),
+                          True)
+            i += rows
+    return total
+
+
+def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
+                 const floating[:, ::1] Y, int64_t[::1] order, bint shuffle,
+                 uint64_t state, Py_ssize_t batch, floating[::1] acts, floating[::1] deltas,
+                 floating[::1] xb, floating[::1] yb, floating[::1] backup,
+                 double[::1] losses, double learning_rate, bint train_biases):
+    """Train ``len(losses)`` epochs of mini-batch SGD in place, without the GIL.
+
+    With ``shuffle`` the sample order is reshuffled (from ``state``) before
+    each epoch and each batch is gathered into ``xb``/``yb``; otherwise batches
+    are read from X and Y where they lie.  ``losses[e]`` receives the summed
+    per-sample loss of epoch e.
+
+    Returns ``(epochs_done, state)``.  ``epochs_done`` falls short of
+    ``len(losses)`` only when a batch's loss was not finite.  That batch makes
+    no update, and the parameters that produced it are replaced by the last
+    ones that gave a finite loss on a whole batch: those at the start of this
+    epoch, or of the one before when it failed on its first batch.  ``backup``
+    holds those two copies.  A pending signal (Ctrl-C) raises between batches,
+    leaving the parameters of the last full update.
+    """
+    cdef Py_ssize_t n = X.shape[0], n_params = layout.n_params, i, rows, work = 0
+    cdef Py_ssize_t epoch, done = 0, n_epochs = losses.shape[0]
+    cdef double total, loss = 0.0
+    _need(params.shape[0], n_params, "params")
+    _need(backup.shape[0], 2 * n_params, "the backup buffer")
+    if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
+        raise ValueError("X or Y does not match the layout")
+    if n == 0 or batch < 1:
+        raise ValueError("an epoch needs at least one sample and a batch size >= 1")
+    _need(acts.shape[0], batch * layout.n_units, "the activation buffer")
+    _need(deltas.shape[0], batch * layout.n_units, "the delta buffer")
+    if shuffle:
+        _need(order.shape[0], n, "the order buffer")
+        _need(xb.shape[0], batch * layout.n_in, "the input batch buffer")
+        _need(yb.shape[0], batch * layout.n_out, "the target batch buffer")
+        for i in range(n):
+            if order[i] < 0 or order[i] >= n:
+                raise ValueError("the order buffer must hold a permutation of the samples")
+    cdef Net net = layout.net()
+    cdef floating lr = <floating>learning_rate
+    cdef const floating *x
+    cdef const floating *y
+    with nogil:
+        for epoch in range(n_epochs):
+            memcpy(&backup[(epoch % 2) * n_params], &params[0], n_params * sizeof(floating))
+            if shuffle:
+                fbp_shuffle(&order[0], n, &state)
+            total = 0.0
+            i = 0
+            while i < n:
+                rows = min(batch, n - i)
+                if shuffle:
+                    gather_rows(&xb[0], &X[0, 0], &order[i], rows, layout.n_in)
+                    gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
+                    x = &xb[0]
+                    y = &yb[0]
+                else:
+                    x = &X[i, 0]
+                    y = &Y[i, 0]
+                loss = step(&net, &params[0], x, y, rows, batch, &acts[0], &deltas[0],
+                            &params[0], -lr / rows, <floating>1.0, train_biases)
+                if not isfinite(loss):
+                    break
+                total += loss
+                i += rows
+                work += rows * n_params
+                if work >= SIGNAL_CHECK_WORK:
+                    work = 0
+                    with gil:
+                        PyErr_CheckSignals()
+            if not isfinite(loss):
+                if i > 0:
+                    memcpy(&params[0], &backup[(epoch % 2) * n_params],
+                           n_params * sizeof(floating))
+                elif epoch > 0:
+                    memcpy(&params[0], &backup[((epoch - 1) % 2) * n_params],
+                           n_params * sizeof(floating))
+                break
+            losses[epoch] = total
+            done += 1
+    return done, state
+
+
+def all_finite(const floating[:, ::1] X):
+    """True when every entry of X is finite (no NaN, no infinity)."""
+    cdef Py_ssize_t i, j
+    cdef bint ok = True
+    with nogil:
+        for i in range(X.shape[0]):
+            for j in range(X.shape[1]):
+                if not isfinite(X[i, j]):
+                    ok = False
+                    break
+            if not ok:
+                break
+    return ok
+
+
+def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] A,
+               const floating[:, ::1] B, double beta, floating[:, ::1] C):
+    """C = alpha * op(A) @ op(B) + beta * C through the engine's GEMM (for tests)."""
+    cdef int m = C.shape[0], n = C.shape[1]
+    cdef int k = A.shape[0] if trans_a else A.shape[1]
+    if (A.shape[1] if trans_a else A.shape[0]) != m or \
+            (B.shape[1] if trans_b else B.shape[0]) != k or \
+            (B.shape[0] if trans_b else B.shape[1]) != n:
+        raise ValueError("operand shapes do not agree")
+    if m == 0 or n == 0 or k == 0:
+        raise ValueError("gemm_check needs non-empty operands")
+    with nogil:
+        gemm(trans_a, trans_b, m, n, k, <floating>alpha, &A[0, 0], <int>A.shape[1],
+             &B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0], n)
+
+
+def shuffle_order(int64_t[::1] order, uint64_t state):
+    """Shuffle ``order`` in place as ``train_epoch`` does; return the new state (for tests)."""
+    if order.shape[0] == 0:
+        return state
+    with nogil:
+        fbp_shuffle(&order[0], order.shape[0], &state)
+    return state

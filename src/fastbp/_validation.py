@@ -1,0 +1,149 @@
+"""Checks and conversions done in Python before anything enters the engine.
+
+Every function here either returns a value the engine can use as it is or
+raises ``TypeError``/``ValueError`` with a message that says what was given
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fastbp import _engine
+
+DTYPES = ("float64", "float32")
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    """The network dtype named by ``dtype``: float64 or float32."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}")
+    return resolved
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum`` (bools are not ints here)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {value}")
+    return int(value)
+
+
+def check_sizes(sizes: Any) -> tuple[int, ...]:
+    """Layer widths, input first: at least two positive integers."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise TypeError(
+            f"sizes must be a sequence of layer widths such as [784, 16, 10]; got {sizes!r}"
+        )
+    if len(sizes) < 2:
+        raise ValueError(
+            f"sizes needs at least an input and an output width, e.g. [2, 1]; got {list(sizes)}"
+        )
+    return tuple(check_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes))
+
+
+def check_learning_rate(value: Any) -> float:
+    """A finite, positive learning rate."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"learning_rate must be a number; got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"learning_rate must be a finite number > 0; got {value}")
+    return value
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """None, or a non-negative integer seed."""
+    if seed is None:
+        return None
+    return check_int(seed, name, 0)
+
+
+def as_matrix(X: Any, name: str, dtype: np.dtype, n_cols: int | None = None) -> np.ndarray:
+    """X as a finite, C-contiguous 2-D array of ``dtype`` with at least one row.
+
+    An array that already is one is returned as it is, never copied.
+    """
+    if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.flags.c_contiguous):
+        X = _convert(X, name, dtype)
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no samples (shape {X.shape}); at least one is needed")
+    if n_cols is not None and X.shape[1] != n_cols:
+        raise ValueError(
+            f"{name} has {X.shape[1]} columns; the network expects {n_cols} "
+            f"(shape (n_samples, {n_cols}))"
+        )
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has no columns (shape {X.shape})")
+    if X.dtype.kind == "f" and not _engine.all_finite(X):
+        raise ValueError(f"{name} contains NaN or infinity; every value must be finite")
+    return X
+
+
+def _convert(X: Any, name: str, dtype: np.dtype) -> np.ndarray:
+    if isinstance(X, np.ndarray):
+        array = X
+    else:
+        try:
+            array = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{name} could not be read as a 2-D array of numbers ({exc}); "
+                "pass a list of equal-length rows or an array of shape (n_samples, n_features)"
+            ) from None
+    kind = array.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} holds complex numbers; fastbp needs real numbers")
+    if kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (ValueError, TypeError):
+            raise TypeError(f"{name} holds objects that are not numbers") from None
+    elif kind not in "biuf":
+        raise TypeError(f"{name} has dtype {array.dtype}; expected numbers (bool, int or float)")
+    if array.ndim != 2:
+        hint = ""
+        if array.ndim == 1:
+            hint = "; for a single sample use x.reshape(1, -1), for one feature x.reshape(-1, 1)"
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_samples, n_features); got {array.ndim}-D "
+            f"shape {array.shape}{hint}"
+        )
+    if array.dtype.kind == "f" and array.dtype.itemsize > dtype.itemsize:
+        with np.errstate(over="ignore"):
+            converted = np.ascontiguousarray(array, dtype=dtype)
+        if not _engine.all_finite(converted) and _engine.all_finite(
+            np.ascontiguousarray(array, dtype=np.float64)
+        ):
+            raise ValueError(f"{name} has values too large for {dtype.name}")
+        return converted
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_targets(Y: np.ndarray, output_activation: str, loss: str) -> None:
+    """Targets the loss can use: in [0, 1] for cross-entropy, rows summing to 1 with softmax."""
+    if loss != "cross_entropy":
+        return
+    if Y.min() < 0 or Y.max() > 1:
+        raise ValueError(
+            "with loss='cross_entropy' every target must lie in [0, 1]; "
+            f"got values from {Y.min()} to {Y.max()}"
+        )
+    if output_activation == "softmax":
+        sums = Y.sum(axis=1, dtype=np.float64)
+        tol = 1e-6 if Y.dtype == np.float64 else 1e-4
+        bad = np.flatnonzero(np.abs(sums - 1.0) > tol)
+        if bad.size:
+            raise ValueError(
+                "with a softmax output every target row must sum to 1 (a one-hot or "
+                f"probability vector); row {bad[0]} sums to {sums[bad[0]]}"
+            )

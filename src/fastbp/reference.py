@@ -1,0 +1,259 @@
+"""The same network in plain Python: the oracle and the speed baseline.
+
+Lists of floats and the ``math`` module, no NumPy, one sample at a time, in
+the spirit of the classic tutorial program.  It shares fastbp's constructor
+and the semantics of ``predict``, ``loss``, ``gradients`` and ``train`` --
+including the shuffle, which uses the same splitmix64 generator and
+Fisher-Yates walk as the engine -- so that any result of the fast core can be
+compared number for number.
+
+The names follow the math: ``zs`` are net inputs, ``activations`` the layer
+outputs, ``delta`` is dE/dz, ``nabla_w``/``nabla_b`` the gradients.
+
+>>> from fastbp import reference
+>>> net = reference.Network([2, 2, 2], weights=[[[0.15, 0.25], [0.2, 0.3]],
+...                                              [[0.4, 0.5], [0.45, 0.55]]],
+...                         biases=[[0.35, 0.35], [0.6, 0.6]])
+>>> [round(o, 8) for o in net.predict([[0.05, 0.1]])[0]]
+[0.75136507, 0.77292847]
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from fastbp.activations import LEAKY_SLOPE, RELU_FAMILY, check_names
+
+Matrix = list[list[float]]
+
+_MASK64 = (1 << 64) - 1
+_DBL_MIN = 2.2250738585072014e-308
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def _activate(name: str, zs: list[float]) -> list[float]:
+    if name == "sigmoid":
+        return [_sigmoid(z) for z in zs]
+    if name == "tanh":
+        return [math.tanh(z) for z in zs]
+    if name == "relu":
+        return [z if z > 0 else 0.0 for z in zs]
+    if name == "leaky_relu":
+        return [z if z > 0 else LEAKY_SLOPE * z for z in zs]
+    if name == "softmax":
+        top = max(zs)
+        exps = [math.exp(z - top) for z in zs]
+        total = sum(exps)
+        return [e / total for e in exps]
+    return list(zs)
+
+
+def _derivative(name: str, a: float) -> float:
+    """f'(z) written in terms of a = f(z)."""
+    if name == "sigmoid":
+        return a * (1.0 - a)
+    if name == "tanh":
+        return 1.0 - a * a
+    if name == "relu":
+        return 1.0 if a > 0 else 0.0
+    if name == "leaky_relu":
+        return 1.0 if a > 0 else LEAKY_SLOPE
+    return 1.0
+
+
+def _safe_log(x: float) -> float:
+    return math.log(x if x > _DBL_MIN else _DBL_MIN)
+
+
+def _splitmix64(state: int) -> tuple[int, int]:
+    state = (state + 0x9E3779B97F4A7C15) & _MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31), state
+
+
+def shuffle_order(order: list[int], state: int) -> int:
+    """Fisher-Yates shuffle of ``order`` in place, as the engine does; returns the new state."""
+    for i in range(len(order) - 1, 0, -1):
+        r, state = _splitmix64(state)
+        j = r % (i + 1)
+        order[i], order[j] = order[j], order[i]
+    return state
+
+
+def _rows(X: Any) -> Matrix:
+    return [[float(v) for v in row] for row in X]
+
+
+class Network:
+    """A feed-forward network of plain Python lists (float64 arithmetic).
+
+    Takes the same arguments as :class:`fastbp.Network`; ``dtype`` may only be
+    ``float64``.  ``weights[l][i][j]`` is the weight from neuron i of layer l
+    to neuron j of layer l + 1.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+        loss: str = "squared_error",
+        dtype: str = "float64",
+        seed: int | None = None,
+        weights: Any = None,
+        biases: Any = None,
+    ) -> None:
+        check_names(activation, output_activation, loss)
+        if str(dtype) != "float64":
+            raise ValueError("the reference network computes in float64 only")
+        self.sizes = [int(s) for s in sizes]
+        self.activation = activation
+        self.output_activation = output_activation
+        self.loss_name = loss
+        n_layers = len(self.sizes) - 1
+        self.layer_activations = [activation] * (n_layers - 1) + [output_activation]
+        rng = random.Random(seed)
+        self.weights: list[Matrix] = []
+        self.biases: list[list[float]] = []
+        for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            if weights is not None:
+                self.weights.append(_rows(weights[l]))
+            else:
+                fan = n_in if self.layer_activations[l] in RELU_FAMILY else n_in + n_out
+                limit = math.sqrt(6.0 / fan)
+                self.weights.append(
+                    [[rng.uniform(-limit, limit) for _ in range(n_out)] for _ in range(n_in)]
+                )
+            self.biases.append(
+                [float(b) for b in biases[l]] if biases is not None else [0.0] * n_out
+            )
+
+    # -- one sample -------------------------------------------------------
+
+    def _forward(self, x: list[float]) -> list[list[float]]:
+        """Activations of every layer, the input first."""
+        activations = [x]
+        for W, b, name in zip(self.weights, self.biases, self.layer_activations):
+            a = activations[-1]
+            # z_j = sum_i a_i W_ij + b_j
+            zs = [sum(a[i] * W[i][j] for i in range(len(a))) + b[j] for j in range(len(b))]
+            activations.append(_activate(name, zs))
+        return activations
+
+    def _sample_loss(self, o: list[float], t: list[float]) -> float:
+        if self.loss_name == "squared_error":
+            return sum(0.5 * (tj - oj) ** 2 for oj, tj in zip(o, t))
+        if self.output_activation == "softmax":
+            return -sum(tj * _safe_log(oj) for oj, tj in zip(o, t))
+        return -sum(tj * _safe_log(oj) + (1.0 - tj) * _safe_log(1.0 - oj) for oj, tj in zip(o, t))
+
+    def _backprop(
+        self, x: list[float], t: list[float], nabla_w: list[Matrix], nabla_b: list[list[float]]
+    ) -> float:
+        """Add this sample's dE/dW and dE/db to the nablas; return its loss."""
+        activations = self._forward(x)
+        o = activations[-1]
+        # delta(L) = o - t for cross-entropy, (o - t) f'(z) for squared error
+        if self.loss_name == "cross_entropy":
+            delta = [oj - tj for oj, tj in zip(o, t)]
+        else:
+            delta = [(oj - tj) * _derivative(self.output_activation, oj) for oj, tj in zip(o, t)]
+        for l in range(len(self.weights) - 1, -1, -1):
+            a_prev = activations[l]
+            W = self.weights[l]
+            # dE/dW_ij = a_prev_i delta_j,  dE/db_j = delta_j
+            for i, ai in enumerate(a_prev):
+                row = nabla_w[l][i]
+                for j, dj in enumerate(delta):
+                    row[j] += ai * dj
+            for j, dj in enumerate(delta):
+                nabla_b[l][j] += dj
+            if l > 0:
+                # delta_prev_i = (sum_j W_ij delta_j) f'(z_prev_i)
+                name = self.layer_activations[l - 1]
+                delta = [
+                    sum(W[i][j] * delta[j] for j in range(len(delta)))
+                    * _derivative(name, a_prev[i])
+                    for i in range(len(a_prev))
+                ]
+        return self._sample_loss(o, t)
+
+    def _zero_nablas(self) -> tuple[list[Matrix], list[list[float]]]:
+        nabla_w = [[[0.0] * len(row) for row in W] for W in self.weights]
+        nabla_b = [[0.0] * len(b) for b in self.biases]
+        return nabla_w, nabla_b
+
+    # -- the shared API ---------------------------------------------------
+
+    def predict(self, X: Any) -> Matrix:
+        """Outputs for each row of X, as a list of lists."""
+        return [self._forward(x)[-1] for x in _rows(X)]
+
+    def loss(self, X: Any, Y: Any) -> float:
+        """Mean over the samples of the per-sample loss."""
+        X, Y = _rows(X), _rows(Y)
+        return sum(self._sample_loss(self._forward(x)[-1], t) for x, t in zip(X, Y)) / len(X)
+
+    def gradients(self, X: Any, Y: Any) -> tuple[list[Matrix], list[list[float]]]:
+        """Gradient of the mean loss: ``(dW, db)`` shaped like weights and biases."""
+        X, Y = _rows(X), _rows(Y)
+        nabla_w, nabla_b = self._zero_nablas()
+        for x, t in zip(X, Y):
+            self._backprop(x, t, nabla_w, nabla_b)
+        n = len(X)
+        return (
+            [[[g / n for g in row] for row in W] for W in nabla_w],
+            [[g / n for g in b] for b in nabla_b],
+        )
+
+    def train(
+        self,
+        X: Any,
+        Y: Any,
+        epochs: int = 10,
+        batch_size: int | None = 32,
+        learning_rate: float = 0.5,
+        shuffle: bool = True,
+        seed: int | None = None,
+        train_biases: bool = True,
+    ) -> list[float]:
+        """Mini-batch gradient descent; the mean loss seen in each epoch."""
+        X, Y = _rows(X), _rows(Y)
+        n = len(X)
+        batch = n if batch_size is None else min(batch_size, n)
+        shuffle_on = shuffle and batch < n
+        state = (seed if seed is not None else random.getrandbits(64)) & _MASK64
+        order = list(range(n))
+        history = []
+        for _ in range(epochs):
+            if shuffle_on:
+                state = shuffle_order(order, state)
+            total = 0.0
+            for start in range(0, n, batch):
+                members = order[start : start + batch]
+                nabla_w, nabla_b = self._zero_nablas()
+                for k in members:
+                    total += self._backprop(X[k], Y[k], nabla_w, nabla_b)
+                step = learning_rate / len(members)
+                # w <- w - eta * mean gradient
+                for W, G in zip(self.weights, nabla_w):
+                    for row, grow in zip(W, G):
+                        for j, g in enumerate(grow):
+                            row[j] -= step * g
+                if train_biases:
+                    for bias, gbias in zip(self.biases, nabla_b):
+                        for j, gj in enumerate(gbias):
+                            bias[j] -= step * gj
+            history.append(total / n)
+        return history

@@ -1,0 +1,143 @@
+"""The engine's building blocks: the GEMM wrapper, the kernels, the shared tables."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import fastbp as fb
+from fastbp import _engine
+from fastbp.activations import ACTIVATIONS, LOSSES
+
+
+def test_activation_and_loss_codes_match_the_c_header():
+    assert _engine.ACTIVATION_CODES == ACTIVATIONS
+    assert _engine.LOSS_CODES == LOSSES
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+# The small shapes take the engine's direct loop, the large ones BLAS.
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (2, 3, 4), (3, 2, 2), (7, 33, 65), (64, 17, 9)])
+@pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
+def test_gemm_matches_numpy_for_every_transpose_and_dtype(
+    dtype, tol, trans_a, trans_b, m, n, k, beta
+):
+    rng = np.random.default_rng(m * 100 + n * 10 + k)
+    A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    B = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
+    C = rng.normal(size=(m, n)).astype(dtype)
+    expected = 1.5 * (A.T if trans_a else A) @ (B.T if trans_b else B) + beta * C
+    if beta == 0.0:
+        C[...] = np.nan  # beta == 0 must not read C
+    _engine.gemm_check(trans_a, trans_b, 1.5, A, B, beta, C)
+    np.testing.assert_allclose(C, expected, rtol=tol, atol=tol * 10)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    "output,loss",
+    [
+        ("sigmoid", "squared_error"),
+        ("sigmoid", "cross_entropy"),
+        ("softmax", "cross_entropy"),
+        ("tanh", "squared_error"),
+    ],
+)
+def test_no_overflow_for_huge_net_inputs(dtype, output, loss):
+    net = fb.Network(
+        [1, 3],
+        output_activation=output,
+        loss=loss,
+        dtype=dtype,
+        weights=[[[1.0, -1.0, 0.5]]],
+        biases=[[0.0, 0.0, 0.0]],
+    )
+    X = np.array([[1000.0], [-1000.0]])
+    Y = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = net.predict(X)
+        loss_value = net.loss(X, Y)
+        dW, db = net.gradients(X, Y)
+    assert np.isfinite(out).all() and np.isfinite(loss_value)
+    assert all(np.isfinite(g).all() for g in dW + db)
+    if output == "sigmoid":
+        np.testing.assert_allclose(out, [[1, 0, 1], [0, 1, 0]], atol=1e-12)
+    if output == "softmax":
+        np.testing.assert_allclose(out, [[1, 0, 0], [0, 1, 0]], atol=1e-12)
+
+
+def test_softmax_rows_sum_to_one():
+    net = fb.Network([3, 4], output_activation="softmax", loss="cross_entropy", seed=0)
+    out = net.predict(np.random.default_rng(0).normal(size=(50, 3)) * 30)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-12)
+    assert (out >= 0).all()
+
+
+@pytest.mark.parametrize(
+    "name,f",
+    [
+        ("sigmoid", lambda z: 1 / (1 + np.exp(-z))),
+        ("tanh", np.tanh),
+        ("relu", lambda z: np.maximum(z, 0)),
+        ("leaky_relu", lambda z: np.where(z > 0, z, 0.01 * z)),
+        ("identity", lambda z: z),
+    ],
+)
+def test_each_activation_computes_its_function(name, f):
+    z = np.linspace(-5, 5, 11)
+    net = fb.Network([1, 11], output_activation=name, weights=[[z]], biases=[np.zeros(11)])
+    np.testing.assert_allclose(net.predict([[1.0]])[0], f(z), atol=1e-15)
+
+
+def test_cross_entropy_loss_values():
+    sig = fb.Network(
+        [1, 2],
+        output_activation="sigmoid",
+        loss="cross_entropy",
+        weights=[[[0.0, 0.0]]],
+        biases=[[np.log(3.0), 0.0]],
+    )
+    # outputs 0.75 and 0.5 against targets 1 and 0.5
+    expected = -np.log(0.75) - (0.5 * np.log(0.5) + 0.5 * np.log(0.5))
+    assert sig.loss([[1.0]], [[1.0, 0.5]]) == pytest.approx(expected, rel=1e-14)
+    soft = fb.Network(
+        [1, 2],
+        output_activation="softmax",
+        loss="cross_entropy",
+        weights=[[[0.0, 0.0]]],
+        biases=[[np.log(3.0), 0.0]],
+    )
+    assert soft.loss([[1.0]], [[1.0, 0.0]]) == pytest.approx(-np.log(0.75), rel=1e-14)
+
+
+def test_work_buffers_are_reused_across_calls():
+    net = fb.Network([3, 4, 2], seed=0)
+    X, Y = np.ones((10, 3)), np.zeros((10, 2))
+    net.train(X, Y, epochs=1, batch_size=4)
+    first = net._workspace["acts"]
+    net.train(X, Y, epochs=2, batch_size=4)
+    assert net._workspace["acts"] is first
+
+
+def test_training_does_not_copy_contiguous_inputs_of_the_network_dtype():
+    from fastbp._validation import as_matrix
+
+    X = np.ones((5, 3))
+    assert as_matrix(X, "X", np.dtype("float64"), 3) is X
+    X32 = np.ones((5, 3), dtype=np.float32)
+    assert as_matrix(X32, "X", np.dtype("float32"), 3) is X32
+    converted = as_matrix(np.asfortranarray(X), "X", np.dtype("float64"), 3)
+    assert converted.flags.c_contiguous
+
+
+def test_read_only_inputs_are_accepted():
+    X = np.ones((4, 3))
+    Y = np.zeros((4, 2))
+    X.setflags(write=False)
+    Y.setflags(write=False)
+    net = fb.Network([3, 2], seed=0)
+    net.train(X, Y, epochs=1, batch_size=2)
+    assert net.predict(X).shape == (4, 2)

@@ -1,0 +1,154 @@
+"""Every kind of bad input is rejected in Python with a message that says what and why."""
+
+import numpy as np
+import pytest
+
+import fastbp as fb
+
+
+@pytest.fixture
+def net():
+    return fb.Network([3, 4, 2], seed=0)
+
+
+X = np.zeros((5, 3))
+Y = np.zeros((5, 2))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        (dict(sizes=[3]), ValueError, "at least an input and an output"),
+        (dict(sizes=[3, 0, 2]), ValueError, r"sizes\[1\] must be at least 1"),
+        (dict(sizes=[3, -2]), ValueError, r"sizes\[1\] must be at least 1"),
+        (dict(sizes=[3, 2.5]), TypeError, r"sizes\[1\] must be an integer"),
+        (dict(sizes="3,2"), TypeError, "sequence of layer widths"),
+        (dict(sizes=[3, 2], activation="swish"), ValueError, "unknown activation 'swish'"),
+        (dict(sizes=[3, 2], activation="softmax"), ValueError, "only for the output layer"),
+        (dict(sizes=[3, 2], output_activation="gelu"), ValueError, "unknown output_activation"),
+        (dict(sizes=[3, 2], loss="hinge"), ValueError, "unknown loss 'hinge'"),
+        (
+            dict(sizes=[3, 2], output_activation="softmax"),
+            ValueError,
+            "softmax output needs loss='cross_entropy'",
+        ),
+        (
+            dict(sizes=[3, 2], output_activation="identity", loss="cross_entropy"),
+            ValueError,
+            "needs output_activation='sigmoid'",
+        ),
+        (dict(sizes=[3, 2], dtype="float16"), ValueError, "dtype must be 'float64' or 'float32'"),
+        (dict(sizes=[3, 2], dtype="banana"), ValueError, "dtype must be"),
+        (dict(sizes=[3, 2], seed=-1), ValueError, "seed must be at least 0"),
+        (
+            dict(sizes=[3, 2], weights=[np.zeros((2, 2))]),
+            ValueError,
+            r"weights\[0\] has shape \(2, 2\); expected \(3, 2\)",
+        ),
+        (dict(sizes=[3, 2], weights=[]), ValueError, "list of 1 arrays"),
+        (dict(sizes=[3, 2], biases=[[np.nan, 0]]), ValueError, "NaN or infinity"),
+        (dict(sizes=[3, 2], weights=[[["a", "b"]] * 3]), TypeError, "array of numbers"),
+    ],
+)
+def test_constructor_rejects(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        fb.Network(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "bad,error,message",
+    [
+        (np.zeros(3), ValueError, r"must be 2-D .* got 1-D .*reshape\(1, -1\)"),
+        (np.zeros((2, 3, 1)), ValueError, "must be 2-D"),
+        (np.zeros((0, 3)), ValueError, "has no samples"),
+        (np.zeros((5, 4)), ValueError, "has 4 columns; the network expects 3"),
+        (np.full((5, 3), np.nan), ValueError, "NaN or infinity"),
+        (np.full((5, 3), np.inf, dtype=np.float32), ValueError, "NaN or infinity"),
+        (np.zeros((5, 3), dtype=complex), TypeError, "complex"),
+        (np.array([["a", "b", "c"]]), TypeError, "expected numbers"),
+        (np.array([[object(), 1, 2]], dtype=object), TypeError, "not numbers"),
+        ([[1, 2, 3], [1, 2]], ValueError, "equal-length rows"),
+    ],
+)
+def test_predict_rejects_bad_inputs(net, bad, error, message):
+    with pytest.raises(error, match=message):
+        net.predict(bad)
+
+
+@pytest.mark.parametrize(
+    "bad_y,message",
+    [
+        (np.zeros((4, 2)), "X has 5 samples but Y has 4"),
+        (np.zeros((5, 3)), r"Y has 3 columns; the network has 2 outputs"),
+        (np.full((5, 2), np.nan), "Y contains NaN"),
+        (np.zeros(5), "Y must be 2-D"),
+    ],
+)
+def test_targets_must_fit(net, bad_y, message):
+    for call in (net.loss, net.gradients, net.train):
+        with pytest.raises(ValueError, match=message):
+            call(X, bad_y)
+
+
+def test_cross_entropy_targets_must_be_probabilities():
+    sig = fb.Network([3, 2], loss="cross_entropy", seed=0)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        sig.train(X, np.full((5, 2), 2.0))
+    soft = fb.Network([3, 2], output_activation="softmax", loss="cross_entropy", seed=0)
+    with pytest.raises(ValueError, match="row 0 sums to 0.5"):
+        soft.train(X, np.full((5, 2), 0.25))
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        (dict(learning_rate=0), ValueError, "learning_rate must be a finite number > 0"),
+        (dict(learning_rate=-0.1), ValueError, "learning_rate must be a finite number > 0"),
+        (dict(learning_rate=float("nan")), ValueError, "learning_rate must be a finite"),
+        (dict(learning_rate="fast"), TypeError, "learning_rate must be a number"),
+        (dict(epochs=0), ValueError, "epochs must be at least 1"),
+        (dict(epochs=2.0), TypeError, "epochs must be an integer"),
+        (dict(batch_size=0), ValueError, "batch_size must be at least 1"),
+        (dict(batch_size=-5), ValueError, "batch_size must be at least 1"),
+        (dict(batch_size=True), TypeError, "batch_size must be an integer"),
+        (dict(seed=-3), ValueError, "seed must be at least 0"),
+    ],
+)
+def test_train_rejects_bad_settings(net, kwargs, error, message):
+    before = net.params.copy()
+    with pytest.raises(error, match=message):
+        net.train(X, Y, **kwargs)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_accepts_lists_ints_bools_float16_and_fortran_order(net):
+    expected = net.predict(np.array([[1.0, 0.0, 1.0]]))
+    for X_like in (
+        [[1, 0, 1]],
+        np.array([[True, False, True]]),
+        np.array([[1, 0, 1]], dtype=np.float16),
+        np.asfortranarray([[1.0, 0.0, 1.0]]),
+        np.array([[1, 0, 1]], dtype=np.uint8),
+        np.array([[1, 0, 1]], dtype=object),
+    ):
+        np.testing.assert_array_equal(net.predict(X_like), expected)
+
+
+def test_non_contiguous_views_are_handled(net):
+    big = np.arange(60, dtype=float).reshape(10, 6) / 60
+    view = big[::2, ::2]
+    np.testing.assert_array_equal(net.predict(view), net.predict(view.copy()))
+
+
+def test_values_too_large_for_float32_are_rejected():
+    net32 = fb.Network([3, 2], dtype="float32", seed=0)
+    with pytest.raises(ValueError, match="too large for float32"):
+        net32.predict(np.full((1, 3), 1e300))
+
+
+def test_batch_larger_than_data_means_full_batch(net):
+    a, b = fb.Network([3, 4, 2], seed=0), fb.Network([3, 4, 2], seed=0)
+    data = np.random.default_rng(0).normal(size=(5, 3))
+    a.train(data, Y, epochs=2, batch_size=None)
+    b.train(data, Y, epochs=2, batch_size=500)
+    np.testing.assert_array_equal(a.params, b.params)
