@@ -9,6 +9,7 @@
 """
 
 from fastbp._version import __version__
+from fastbp.io import load, save
 from fastbp.network import DivergenceError, Network, check_gradients, predict, train
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Network",
     "__version__",
     "check_gradients",
+    "load",
     "predict",
+    "save",
     "train",
 ]

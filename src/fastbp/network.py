@@ -192,6 +192,12 @@ class Network:
             raise ValueError("the pickled parameters do not match the pickled architecture")
         self.params[...] = params
 
+    def save(self, path: Any, history: Any = None, metadata: dict[str, Any] | None = None) -> None:
+        """Write the network to ``path`` in fastbp's safe model format (see :mod:`fastbp.io`)."""
+        from fastbp.io import save
+
+        save(self, path, history=history, metadata=metadata)
+
     # -- inputs -------------------------------------------------------------
 
     def _inputs(self, X: Any) -> np.ndarray:

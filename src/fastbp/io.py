@@ -1,0 +1,208 @@
+"""Model files: a documented, versioned format that never executes code on load.
+
+A fastbp model file (``.fbp`` by convention) is a NumPy ``.npz`` archive with
+two arrays, read back with ``allow_pickle=False``:
+
+``header``
+    UTF-8 JSON as ``uint8`` bytes: ``format`` (``"fastbp-model"``),
+    ``format_version`` (1), ``fastbp_version``, the architecture (``sizes``,
+    ``activation``, ``output_activation``, ``loss``, ``dtype``), ``n_params``,
+    ``params_sha256`` (SHA-256 of the parameter bytes, little-endian),
+    ``history`` (per-epoch losses or null) and ``metadata`` (any JSON object the
+    caller stored, or null).
+``params``
+    The flat parameter buffer, layer by layer: W(l) row-major, then b(l).
+
+Writes are atomic: the file is written to a temporary file in the same
+directory, flushed and fsynced, then renamed over the target, so a crash or a
+full disk mid-save leaves any previous file intact.  ``load`` checks
+everything it reads and raises ``ValueError`` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fastbp._version import __version__
+from fastbp.network import Network
+
+FORMAT = "fastbp-model"
+FORMAT_VERSION = 1
+
+
+def _digest(params: np.ndarray) -> str:
+    return hashlib.sha256(
+        np.ascontiguousarray(params, dtype=params.dtype.newbyteorder("<")).tobytes()
+    ).hexdigest()
+
+
+def save(
+    net: Network,
+    path: str | os.PathLike[str],
+    history: Sequence[float] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Write ``net`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    net : Network
+    path : str or path-like
+        The file to write; an existing file is replaced only once the new one
+        is complete on disk.
+    history : sequence of float, optional
+        Per-epoch training losses to keep with the model.
+    metadata : dict, optional
+        Any JSON-serialisable information to keep with the model (class
+        labels, feature names, scaling, ...).
+    """
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fastbp_version": __version__,
+        "sizes": list(net.sizes),
+        "activation": net.activation,
+        "output_activation": net.output_activation,
+        "loss": net.loss_name,
+        "dtype": net.dtype.name,
+        "n_params": int(net.params.size),
+        "params_sha256": _digest(net.params),
+        "history": None if history is None else [float(h) for h in history],
+        "metadata": metadata,
+    }
+    try:
+        text = json.dumps(header, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"history and metadata must be JSON-serialisable with finite numbers ({exc})"
+        ) from None
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".fastbp-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f, header=np.frombuffer(text.encode("utf-8"), dtype=np.uint8), params=net.params
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not every platform opens directories
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise FileNotFoundError(f"no model file at {name!r}")
+    if not zipfile.is_zipfile(name):
+        raise ValueError(
+            f"{name!r} is not a fastbp model file, or it is truncated or corrupted "
+            "(no complete .npz archive)"
+        )
+    try:
+        with np.load(name, allow_pickle=False) as archive:
+            missing = {"header", "params"} - set(archive.files)
+            if missing:
+                raise ValueError(
+                    f"{name!r} is not a fastbp model file: it lacks {', '.join(sorted(missing))}"
+                )
+            raw_header = archive["header"]
+            params = archive["params"]
+    except ValueError as exc:
+        if "Object arrays" in str(exc):
+            raise ValueError(
+                f"{name!r} holds a pickled object; fastbp model files never do, and it will "
+                "not be loaded"
+            ) from None
+        if "not a fastbp model file" in str(exc):
+            raise
+        raise ValueError(f"{name!r} is not a readable fastbp model file ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+        raise ValueError(
+            f"{name!r} is not a fastbp model file, or it is truncated or corrupted ({exc})"
+        ) from None
+    if raw_header.dtype != np.uint8 or raw_header.ndim != 1:
+        raise ValueError(f"{name!r} has a malformed header")
+    try:
+        header = json.loads(raw_header.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{name!r} has a header that is not valid JSON ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{name!r} is not a fastbp model file (no fastbp header)")
+    version = header.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{name!r} uses model format version {version!r}; this fastbp ({__version__}) "
+            f"reads version {FORMAT_VERSION}"
+        )
+    return header, params
+
+
+def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checked header of a model file: architecture, history, metadata."""
+    header, _ = _read(path)
+    return header
+
+
+def load(path: str | os.PathLike[str]) -> Network:
+    """Read a network written by :func:`save` (or ``Network.save``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not a fastbp model, is truncated or corrupted, was
+        altered after it was written, holds a pickled object, or has a format
+        version this fastbp does not read.  No half-built network is returned.
+    """
+    header, params = _read(path)
+    name = os.fspath(path)
+    try:
+        net = Network(
+            header["sizes"],
+            activation=header["activation"],
+            output_activation=header["output_activation"],
+            loss=header["loss"],
+            dtype=header["dtype"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{name!r} describes no valid network ({exc})") from None
+    if params.dtype != net.dtype or params.shape != net.params.shape:
+        raise ValueError(
+            f"{name!r} holds parameters of dtype {params.dtype} and shape {params.shape}; "
+            f"its architecture needs {net.dtype} and {net.params.shape}"
+        )
+    if header.get("params_sha256") != _digest(params):
+        raise ValueError(
+            f"{name!r} failed its checksum: the parameters were altered or corrupted "
+            "after the file was written"
+        )
+    if not np.isfinite(params).all():
+        raise ValueError(f"{name!r} holds parameters that are NaN or infinite")
+    net.params[...] = params
+    return net
