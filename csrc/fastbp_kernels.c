@@ -1,31 +1,137 @@
-/* Instantiates the kernels of fastbp_kernels_impl.h for double and float. */
+/* Instantiates the kernels of fastbp_vector.h and fastbp_kernels_impl.h for
+   double and float, and chooses the instruction set the vector kernels use. */
 #include <math.h>
 #include <float.h>
 #include <string.h>
 
 #include "fastbp_kernels.h"
 
+/* The vector kernels are built three times on x86-64 with GCC or Clang --
+   baseline, AVX2 + FMA and AVX-512 -- and fbp_init() picks the best one the
+   processor runs; other platforms get the baseline build only. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FBP_X86_BUILDS 1
+#endif
+
+enum { FBP_ISA_BASE = 0, FBP_ISA_AVX2 = 1, FBP_ISA_AVX512 = 2 };
+static int fbp_isa = FBP_ISA_BASE;
+
+/* The scalar helpers must be inlined for the loops to vectorise. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FBP_INLINE inline __attribute__((always_inline))
+#else
+#define FBP_INLINE inline
+#endif
+
+/* -- double -------------------------------------------------------------- */
 #define REAL double
+#define UINT uint64_t
+#define MANT_BITS 52
+#define EXP_BIAS 1023
+#define EXP_MIN (-708.0)
+#define LN2_HI 6.93147180369123816490e-01
+#define LN2_LO 1.90821492927058770002e-10
+/* Taylor terms to r^12: truncation below 2e-16 relative on |r| <= ln2/2. */
+#define EXP_POLY1(r) (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 \
+    + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 \
+    + r * (1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 \
+    + r * (1.0 / 479001600))))))))))))
+#define FBP_TARGET
+#define VNAME(f) f##_d_base
+#include "fastbp_vector.h"
+#undef FBP_TARGET
+#undef VNAME
+#ifdef FBP_X86_BUILDS
+#define FBP_TARGET __attribute__((target("avx2,fma")))
+#define VNAME(f) f##_d_avx2
+#include "fastbp_vector.h"
+#undef FBP_TARGET
+#undef VNAME
+#define FBP_TARGET __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#define VNAME(f) f##_d_avx512
+#include "fastbp_vector.h"
+#undef FBP_TARGET
+#undef VNAME
+#define VNAME_AVX2(f) f##_d_avx2
+#define VNAME_AVX512(f) f##_d_avx512
+#else
+#define VNAME_AVX2(f) f##_d_base
+#define VNAME_AVX512(f) f##_d_base
+#endif
+#define VNAME_BASE(f) f##_d_base
 #define NAME(f) f##_d
-#define EXP exp
 #define LOG log
-#define TANH tanh
 #define TINY DBL_MIN
 #include "fastbp_kernels_impl.h"
 #undef REAL
+#undef UINT
+#undef MANT_BITS
+#undef EXP_BIAS
+#undef EXP_MIN
+#undef LN2_HI
+#undef LN2_LO
+#undef EXP_POLY1
+#undef VNAME_BASE
+#undef VNAME_AVX2
+#undef VNAME_AVX512
 #undef NAME
-#undef EXP
 #undef LOG
-#undef TANH
 #undef TINY
 
+/* -- float --------------------------------------------------------------- */
 #define REAL float
+#define UINT uint32_t
+#define MANT_BITS 23
+#define EXP_BIAS 127
+#define EXP_MIN (-87.0f)
+#define LN2_HI 0.693145751953125f
+#define LN2_LO 1.428606765330187045e-06f
+/* Taylor terms to r^7: truncation below 6e-9 relative on |r| <= ln2/2. */
+#define EXP_POLY1(r) (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 \
+    + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))))
+#define FBP_TARGET
+#define VNAME(f) f##_s_base
+#include "fastbp_vector.h"
+#undef FBP_TARGET
+#undef VNAME
+#ifdef FBP_X86_BUILDS
+#define FBP_TARGET __attribute__((target("avx2,fma")))
+#define VNAME(f) f##_s_avx2
+#include "fastbp_vector.h"
+#undef FBP_TARGET
+#undef VNAME
+#define FBP_TARGET __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#define VNAME(f) f##_s_avx512
+#include "fastbp_vector.h"
+#undef FBP_TARGET
+#undef VNAME
+#define VNAME_AVX2(f) f##_s_avx2
+#define VNAME_AVX512(f) f##_s_avx512
+#else
+#define VNAME_AVX2(f) f##_s_base
+#define VNAME_AVX512(f) f##_s_base
+#endif
+#define VNAME_BASE(f) f##_s_base
 #define NAME(f) f##_s
-#define EXP expf
 #define LOG logf
-#define TANH tanhf
 #define TINY FLT_MIN
 #include "fastbp_kernels_impl.h"
+
+int fbp_init(int max_isa)
+{
+    int isa = FBP_ISA_BASE;
+#ifdef FBP_X86_BUILDS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        isa = FBP_ISA_AVX2;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) {
+            isa = FBP_ISA_AVX512;
+        }
+    }
+#endif
+    fbp_isa = isa < max_isa ? isa : max_isa;
+    return fbp_isa;
+}
 
 static uint64_t splitmix64(uint64_t *state)
 {

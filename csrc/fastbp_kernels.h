@@ -31,6 +31,11 @@ enum fbp_loss {
 
 #define FBP_LEAKY_SLOPE 0.01
 
+/* Choose the instruction set of the vector kernels: the best the processor
+   runs, capped at max_isa (0 baseline, 1 AVX2 + FMA, 2 AVX-512).  Returns the
+   choice.  Until it is called the baseline build runs. */
+int fbp_init(int max_isa);
+
 /* a = f(z + b) in place over a rows x cols row-major block; b has cols entries
    (NULL: no bias).  Softmax normalises each row. */
 void fbp_bias_act_d(double *z, const double *b, ptrdiff_t rows, ptrdiff_t cols, int act);
@@ -53,6 +58,10 @@ void fbp_colsum_axpby_d(double *b, const double *d, ptrdiff_t rows, ptrdiff_t co
                         double alpha, double beta);
 void fbp_colsum_axpby_s(float *b, const float *d, ptrdiff_t rows, ptrdiff_t cols,
                         float alpha, float beta);
+
+/* 1 when none of x[0..n) is NaN or infinite, else 0. */
+int fbp_all_finite_d(const double *x, ptrdiff_t n);
+int fbp_all_finite_s(const float *x, ptrdiff_t n);
 
 /* Copy rows idx[0..count) of the row-major src (cols wide) into dst. */
 void fbp_gather_rows_d(double *dst, const double *src, const int64_t *idx,

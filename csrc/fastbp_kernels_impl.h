@@ -1,93 +1,45 @@
 /*
- * Body of the element-wise kernels, written once and included by
- * fastbp_kernels.c for each floating type with:
- *   REAL      the element type
- *   NAME(f)   the function name with its type suffix
- *   EXP, LOG, TANH   the math functions of that type
- *   TINY      the smallest positive normal value (the floor of the safe log)
+ * The remaining element-wise kernels and the public entry points, included by
+ * fastbp_kernels.c once for each floating type with:
+ *   REAL        the element type
+ *   NAME(f)     the function name with its type suffix
+ *   VNAME_BASE(f), VNAME_AVX2(f), VNAME_AVX512(f)   the builds of fastbp_vector.h
+ *   LOG         the natural logarithm of that type (cross-entropy only)
+ *   TINY        the smallest positive normal value (the floor of the safe log)
  */
 
-static inline REAL NAME(sigmoid)(REAL z)
-{
-    /* Branch on the sign so exp never sees a large positive argument. */
-    if (z >= 0) {
-        return (REAL)1 / ((REAL)1 + EXP(-z));
-    }
-    REAL e = EXP(z);
-    return e / ((REAL)1 + e);
-}
-
-static inline REAL NAME(safe_log)(REAL x)
-{
-    return LOG(x > TINY ? x : TINY);
-}
-
-static void NAME(softmax_row)(REAL *z, ptrdiff_t cols)
-{
-    REAL m = z[0];
-    for (ptrdiff_t j = 1; j < cols; j++) {
-        if (z[j] > m) m = z[j];
-    }
-    REAL s = 0;
-    for (ptrdiff_t j = 0; j < cols; j++) {
-        z[j] = EXP(z[j] - m);
-        s += z[j];
-    }
-    REAL inv = (REAL)1 / s;
-    for (ptrdiff_t j = 0; j < cols; j++) z[j] *= inv;
-}
-
+/* The vector kernels, through the build for the instruction set chosen by
+   fbp_init(). */
 void NAME(fbp_bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, ptrdiff_t cols, int act)
 {
-    for (ptrdiff_t i = 0; i < rows; i++) {
-        REAL *r = z + i * cols;
-        if (b != NULL) {
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] += b[j];
-        }
-        switch (act) {
-        case FBP_SIGMOID:
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = NAME(sigmoid)(r[j]);
-            break;
-        case FBP_TANH:
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = TANH(r[j]);
-            break;
-        case FBP_RELU:
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = r[j] > 0 ? r[j] : 0;
-            break;
-        case FBP_LEAKY_RELU:
-            for (ptrdiff_t j = 0; j < cols; j++) {
-                r[j] = r[j] > 0 ? r[j] : (REAL)FBP_LEAKY_SLOPE * r[j];
-            }
-            break;
-        case FBP_SOFTMAX:
-            NAME(softmax_row)(r, cols);
-            break;
-        default: /* FBP_IDENTITY */
-            break;
-        }
+    switch (fbp_isa) {
+    case FBP_ISA_AVX512: VNAME_AVX512(bias_act)(z, b, rows, cols, act); break;
+    case FBP_ISA_AVX2: VNAME_AVX2(bias_act)(z, b, rows, cols, act); break;
+    default: VNAME_BASE(bias_act)(z, b, rows, cols, act); break;
     }
 }
 
 void NAME(fbp_mul_deriv)(REAL *delta, const REAL *a, ptrdiff_t n, int act)
 {
-    switch (act) {
-    case FBP_SIGMOID:
-        for (ptrdiff_t i = 0; i < n; i++) delta[i] *= a[i] * ((REAL)1 - a[i]);
-        break;
-    case FBP_TANH:
-        for (ptrdiff_t i = 0; i < n; i++) delta[i] *= (REAL)1 - a[i] * a[i];
-        break;
-    case FBP_RELU:
-        for (ptrdiff_t i = 0; i < n; i++) delta[i] = a[i] > 0 ? delta[i] : 0;
-        break;
-    case FBP_LEAKY_RELU:
-        for (ptrdiff_t i = 0; i < n; i++) {
-            delta[i] = a[i] > 0 ? delta[i] : (REAL)FBP_LEAKY_SLOPE * delta[i];
-        }
-        break;
-    default: /* identity; softmax only ever appears at the output */
-        break;
+    switch (fbp_isa) {
+    case FBP_ISA_AVX512: VNAME_AVX512(mul_deriv)(delta, a, n, act); break;
+    case FBP_ISA_AVX2: VNAME_AVX2(mul_deriv)(delta, a, n, act); break;
+    default: VNAME_BASE(mul_deriv)(delta, a, n, act); break;
     }
+}
+
+int NAME(fbp_all_finite)(const REAL *x, ptrdiff_t n)
+{
+    switch (fbp_isa) {
+    case FBP_ISA_AVX512: return VNAME_AVX512(all_finite)(x, n);
+    case FBP_ISA_AVX2: return VNAME_AVX2(all_finite)(x, n);
+    default: return VNAME_BASE(all_finite)(x, n);
+    }
+}
+
+static inline REAL NAME(safe_log)(REAL x)
+{
+    return LOG(x > TINY ? x : TINY);
 }
 
 double NAME(fbp_output_delta)(const REAL *o, const REAL *t, REAL *delta,
@@ -145,3 +97,4 @@ void NAME(fbp_gather_rows)(REAL *dst, const REAL *src, const int64_t *idx,
         memcpy(dst + i * cols, src + (ptrdiff_t)idx[i] * cols, (size_t)cols * sizeof(REAL));
     }
 }
+

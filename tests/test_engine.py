@@ -69,6 +69,63 @@ def test_no_overflow_for_huge_net_inputs(dtype, output, loss):
         np.testing.assert_allclose(out, [[1, 0, 0], [0, 1, 0]], atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,f", [("sigmoid", lambda z: 1 / (1 + np.exp(-z))), ("tanh", np.tanh)])
+def test_sigmoid_and_tanh_are_accurate_to_a_few_ulp(dtype, name, f):
+    tiny = np.geomspace(1e-30, 1, 500)
+    z = np.concatenate([np.linspace(-800, 800, 20001), tiny, -tiny, [0.0]]).astype(dtype)
+    net = fb.Network(
+        [1, z.size], output_activation=name, dtype=dtype, weights=[[z]], biases=[np.zeros(z.size)]
+    )
+    got = net.predict([[1.0]])[0].astype(np.float64)
+    with np.errstate(over="ignore"):
+        exact = f(z.astype(np.float64))
+    normal = np.abs(exact) > 1e3 * np.finfo(dtype).tiny
+    relative = np.abs(got - exact)[normal] / np.abs(exact)[normal]
+    assert relative.max() <= 4 * np.finfo(dtype).eps
+    assert np.abs(got - exact).max() <= 2 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-14), ("float32", 1e-5)])
+@pytest.mark.parametrize("hidden", ["sigmoid", "tanh", "relu", "leaky_relu"])
+def test_every_instruction_set_build_computes_the_same(dtype, tol, hidden):
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(37, 9)) * 3, np.eye(5)[rng.integers(0, 5, size=37)]
+    results = []
+    try:
+        for name in _engine.INSTRUCTION_SETS:
+            _engine.use_instruction_set(name)
+            net = fb.Network(
+                [9, 23, 5],
+                activation=hidden,
+                output_activation="softmax",
+                loss="cross_entropy",
+                dtype=dtype,
+                seed=0,
+            )
+            net.train(X, Y, epochs=3, batch_size=8, learning_rate=0.1, seed=0)
+            results.append((net.predict(X), net.params.copy(), _engine.all_finite(X)))
+    finally:
+        _engine.use_instruction_set()
+    for out, params, finite in results[1:]:
+        np.testing.assert_allclose(out, results[0][0], rtol=tol, atol=tol)
+        np.testing.assert_allclose(params, results[0][1], rtol=tol, atol=tol)
+        assert finite is True
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_finite_finds_any_nan_or_infinity(dtype):
+    for n in (1, 7, 1023, 1024, 1025, 5000):
+        X = np.zeros((1, n), dtype=dtype)
+        assert _engine.all_finite(X)
+        for position in {0, n // 2, n - 1}:
+            for bad in (np.nan, np.inf, -np.inf):
+                X[0, position] = bad
+                assert not _engine.all_finite(X)
+                X[0, position] = np.finfo(dtype).max
+                assert _engine.all_finite(X)
+
+
 def test_softmax_rows_sum_to_one():
     net = fb.Network([3, 4], output_activation="softmax", loss="cross_entropy", seed=0)
     out = net.predict(np.random.default_rng(0).normal(size=(50, 3)) * 30)

@@ -4,6 +4,10 @@ import numpy as np
 
 ACTIVATION_CODES: dict[str, int]
 LOSS_CODES: dict[str, int]
+INSTRUCTION_SETS: tuple[str, ...]
+INSTRUCTION_SET: str
+
+def use_instruction_set(name: str = ...) -> str: ...
 
 class Layout:
     n_params: int

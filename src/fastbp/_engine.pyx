@@ -32,7 +32,8 @@ import numpy as np
 from fastbp._blas cimport gemm
 from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
-    FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, bias_act, colsum_axpby, fbp_shuffle,
+    FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, all_finite as _all_finite, bias_act,
+    colsum_axpby, fbp_init, fbp_shuffle,
     gather_rows, mul_deriv, output_delta,
 )
 
@@ -42,6 +43,19 @@ ACTIVATION_CODES = {
     "relu": FBP_RELU, "leaky_relu": FBP_LEAKY_RELU, "softmax": FBP_SOFTMAX,
 }
 LOSS_CODES = {"squared_error": FBP_SQUARED_ERROR, "cross_entropy": FBP_CROSS_ENTROPY}
+
+INSTRUCTION_SETS = ("baseline", "avx2", "avx512")
+
+
+def use_instruction_set(str name="avx512"):
+    """Run the vector kernels with the best instruction set up to ``name``
+    that the processor supports; return the one chosen."""
+    if name not in INSTRUCTION_SETS:
+        raise ValueError(f"unknown instruction set {name!r}; expected one of {INSTRUCTION_SETS}")
+    return INSTRUCTION_SETS[fbp_init(INSTRUCTION_SETS.index(name))]
+
+
+INSTRUCTION_SET = use_instruction_set()
 
 # Work, in (rows x parameters) of a batch, between two checks for a pending
 # signal such as Ctrl-C; about a millisecond of arithmetic.
@@ -347,16 +361,10 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
 
 def all_finite(const floating[:, ::1] X):
     """True when every entry of X is finite (no NaN, no infinity)."""
-    cdef Py_ssize_t i, j
     cdef bint ok = True
-    with nogil:
-        for i in range(X.shape[0]):
-            for j in range(X.shape[1]):
-                if not isfinite(X[i, j]):
-                    ok = False
-                    break
-            if not ok:
-                break
+    if X.shape[0] > 0 and X.shape[1] > 0:
+        with nogil:
+            ok = _all_finite(&X[0, 0], X.shape[0] * X.shape[1])
     return ok
 
 

@@ -15,6 +15,7 @@ cdef extern from "fastbp_kernels.h" nogil:
         FBP_SQUARED_ERROR
         FBP_CROSS_ENTROPY
 
+    int fbp_init(int max_isa)
     void fbp_bias_act_d(double *z, const double *b, Py_ssize_t rows, Py_ssize_t cols, int act)
     void fbp_bias_act_s(float *z, const float *b, Py_ssize_t rows, Py_ssize_t cols, int act)
     void fbp_mul_deriv_d(double *delta, const double *a, Py_ssize_t n, int act)
@@ -27,6 +28,8 @@ cdef extern from "fastbp_kernels.h" nogil:
                             double alpha, double beta)
     void fbp_colsum_axpby_s(float *b, const float *d, Py_ssize_t rows, Py_ssize_t cols,
                             float alpha, float beta)
+    int fbp_all_finite_d(const double *x, Py_ssize_t n)
+    int fbp_all_finite_s(const float *x, Py_ssize_t n)
     void fbp_gather_rows_d(double *dst, const double *src, const int64_t *idx,
                            Py_ssize_t count, Py_ssize_t cols)
     void fbp_gather_rows_s(float *dst, const float *src, const int64_t *idx,
@@ -73,3 +76,10 @@ cdef inline void gather_rows(floating *dst, const floating *src, const int64_t *
         fbp_gather_rows_d(dst, src, idx, count, cols)
     else:
         fbp_gather_rows_s(dst, src, idx, count, cols)
+
+
+cdef inline bint all_finite(const floating *x, Py_ssize_t n) noexcept nogil:
+    if floating is double:
+        return fbp_all_finite_d(x, n)
+    else:
+        return fbp_all_finite_s(x, n)

@@ -1,0 +1,161 @@
+/*
+ * The vectorisable element-wise kernels: activations and their derivatives
+ * and the finiteness check.  fastbp_kernels.c includes this file once for
+ * each floating type and each instruction set it builds for, with:
+ *   REAL, UINT   the element type and the unsigned integer of its width
+ *   VNAME(f)     the function name with its type and instruction-set suffix
+ *   FBP_TARGET   the function attribute that selects the instruction set
+ *   MANT_BITS, EXP_BIAS, EXP_MIN   the format's mantissa bits, exponent bias and
+ *                the most negative argument whose exponential is still normal
+ *   LN2_HI, LN2_LO, EXP_POLY1(r)   Cody-Waite split of ln 2, and P1 with
+ *                1 + r P1(r) the Taylor polynomial of e^r on |r| <= ln2/2,
+ *                accurate to the format
+ *
+ * Their inner loops have no branches the compiler cannot turn into selects and
+ * no library calls, so that they vectorise.
+ */
+
+/* e^x for x <= 0 (larger x is not needed by the activations below), as
+   scale * (1 + r * P1(r)).  x is split as n ln2 + r with n an integer and
+   |r| <= ln2/2; 1 + r P1(r) is the Taylor polynomial of e^r and scale = 2^n is
+   built directly in the exponent bits.  Rounding x log2(e) to n uses the
+   1.5 * 2^MANT_BITS shifter: after the addition the low mantissa bits of t
+   hold n, and shifting them into the exponent field gives 2^n without a
+   float-to-integer conversion.  Returns n (as a REAL). */
+static FBP_INLINE FBP_TARGET REAL VNAME(exp_parts)(REAL x, REAL *r_out, REAL *p1_out, REAL *scale_out)
+{
+    const REAL shifter = (REAL)1.5 * (REAL)((UINT)1 << MANT_BITS);
+    x = x < (REAL)EXP_MIN ? (REAL)EXP_MIN : x;
+    REAL t = x * (REAL)1.4426950408889634 + shifter;
+    UINT bits;
+    memcpy(&bits, &t, sizeof bits);
+    REAL n = t - shifter;
+    REAL r = (x - n * (REAL)LN2_HI) - n * (REAL)LN2_LO;
+    UINT scale_bits = (bits << MANT_BITS) + ((UINT)EXP_BIAS << MANT_BITS);
+    memcpy(scale_out, &scale_bits, sizeof *scale_out);
+    *r_out = r;
+    *p1_out = EXP_POLY1(r);
+    return n;
+}
+
+static FBP_INLINE FBP_TARGET REAL VNAME(exp_nonpos)(REAL x)
+{
+    REAL r, p1, scale;
+    VNAME(exp_parts)(x, &r, &p1, &scale);
+    return ((REAL)1 + r * p1) * scale;
+}
+
+/* e^x - 1 for x <= 0, without cancellation near 0: there n = 0 and the
+   answer is r P1(r) itself. */
+static FBP_INLINE FBP_TARGET REAL VNAME(expm1_nonpos)(REAL x)
+{
+    REAL r, p1, scale;
+    REAL n = VNAME(exp_parts)(x, &r, &p1, &scale);
+    REAL small = r * p1;
+    REAL large = ((REAL)1 + small) * scale - (REAL)1;
+    return n == 0 ? small : large;
+}
+
+/* sigmoid(z) = 1 / (1 + e^-z), evaluated through e = e^-|z| <= 1 so that
+   nothing overflows: s = 1 / (1 + e) for z >= 0, and e s for z < 0. */
+static FBP_INLINE FBP_TARGET REAL VNAME(sigmoid)(REAL z)
+{
+    REAL e = VNAME(exp_nonpos)(-(z < 0 ? -z : z));
+    REAL s = (REAL)1 / ((REAL)1 + e);
+    return z >= 0 ? s : e * s;
+}
+
+/* tanh(z) = sign(z) (1 - e) / (1 + e) with e = e^-2|z|, written with
+   m = e - 1 as -m / (2 + m) so that small |z| keeps full relative accuracy. */
+static FBP_INLINE FBP_TARGET REAL VNAME(tanh)(REAL z)
+{
+    REAL m = VNAME(expm1_nonpos)((REAL)-2 * (z < 0 ? -z : z));
+    REAL t = -m / ((REAL)2 + m);
+    return z < 0 ? -t : t;
+}
+
+static FBP_TARGET void VNAME(softmax_row)(REAL *z, ptrdiff_t cols)
+{
+    REAL m = z[0];
+    for (ptrdiff_t j = 1; j < cols; j++) {
+        if (z[j] > m) m = z[j];
+    }
+    REAL s = 0;
+    for (ptrdiff_t j = 0; j < cols; j++) {
+        z[j] = VNAME(exp_nonpos)(z[j] - m);
+        s += z[j];
+    }
+    REAL inv = (REAL)1 / s;
+    for (ptrdiff_t j = 0; j < cols; j++) z[j] *= inv;
+}
+
+static FBP_TARGET void VNAME(bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, ptrdiff_t cols, int act)
+{
+    for (ptrdiff_t i = 0; i < rows; i++) {
+        REAL *r = z + i * cols;
+        if (b != NULL) {
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] += b[j];
+        }
+        switch (act) {
+        case FBP_SIGMOID:
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] = VNAME(sigmoid)(r[j]);
+            break;
+        case FBP_TANH:
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] = VNAME(tanh)(r[j]);
+            break;
+        case FBP_RELU:
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] = r[j] > 0 ? r[j] : 0;
+            break;
+        case FBP_LEAKY_RELU:
+            for (ptrdiff_t j = 0; j < cols; j++) {
+                r[j] = r[j] > 0 ? r[j] : (REAL)FBP_LEAKY_SLOPE * r[j];
+            }
+            break;
+        case FBP_SOFTMAX:
+            VNAME(softmax_row)(r, cols);
+            break;
+        default: /* FBP_IDENTITY */
+            break;
+        }
+    }
+}
+
+static FBP_TARGET void VNAME(mul_deriv)(REAL *delta, const REAL *a, ptrdiff_t n, int act)
+{
+    switch (act) {
+    case FBP_SIGMOID:
+        for (ptrdiff_t i = 0; i < n; i++) delta[i] *= a[i] * ((REAL)1 - a[i]);
+        break;
+    case FBP_TANH:
+        for (ptrdiff_t i = 0; i < n; i++) delta[i] *= (REAL)1 - a[i] * a[i];
+        break;
+    case FBP_RELU:
+        for (ptrdiff_t i = 0; i < n; i++) delta[i] = a[i] > 0 ? delta[i] : 0;
+        break;
+    case FBP_LEAKY_RELU:
+        for (ptrdiff_t i = 0; i < n; i++) {
+            delta[i] = a[i] > 0 ? delta[i] : (REAL)FBP_LEAKY_SLOPE * delta[i];
+        }
+        break;
+    default: /* identity; softmax only ever appears at the output */
+        break;
+    }
+}
+
+static FBP_TARGET int VNAME(all_finite)(const REAL *x, ptrdiff_t n)
+{
+    /* A value is NaN or infinite exactly when its exponent bits are all ones.
+       Blocks keep the loop vectorisable and still stop early. */
+    const UINT exp_mask = (((UINT)1 << (sizeof(UINT) * 8 - 1 - MANT_BITS)) - 1) << MANT_BITS;
+    for (ptrdiff_t start = 0; start < n; start += 1024) {
+        ptrdiff_t stop = n - start < 1024 ? n : start + 1024;
+        UINT bad = 0;
+        for (ptrdiff_t i = start; i < stop; i++) {
+            UINT bits;
+            memcpy(&bits, x + i, sizeof bits);
+            bad |= (UINT)((bits & exp_mask) == exp_mask);
+        }
+        if (bad) return 0;
+    }
+    return 1;
+}
