@@ -59,6 +59,15 @@ void fbp_colsum_axpby_d(double *b, const double *d, ptrdiff_t rows, ptrdiff_t co
 void fbp_colsum_axpby_s(float *b, const float *d, ptrdiff_t rows, ptrdiff_t cols,
                         float alpha, float beta);
 
+/* Row-major C = alpha op(A) op(B) + beta C for small or thin products, where
+   a BLAS call costs more than the arithmetic (see _blas.pxd). */
+void fbp_small_gemm_d(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                      double alpha, const double *a, ptrdiff_t lda, const double *b,
+                      ptrdiff_t ldb, double beta, double *c, ptrdiff_t ldc);
+void fbp_small_gemm_s(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                      float alpha, const float *a, ptrdiff_t lda, const float *b,
+                      ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
+
 /* 1 when none of x[0..n) is NaN or infinite, else 0. */
 int fbp_all_finite_d(const double *x, ptrdiff_t n);
 int fbp_all_finite_s(const float *x, ptrdiff_t n);

@@ -28,6 +28,23 @@ void NAME(fbp_mul_deriv)(REAL *delta, const REAL *a, ptrdiff_t n, int act)
     }
 }
 
+void NAME(fbp_small_gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                          REAL alpha, const REAL *a, ptrdiff_t lda, const REAL *b,
+                          ptrdiff_t ldb, REAL beta, REAL *c, ptrdiff_t ldc)
+{
+    switch (fbp_isa) {
+    case FBP_ISA_AVX512:
+        VNAME_AVX512(small_gemm)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        break;
+    case FBP_ISA_AVX2:
+        VNAME_AVX2(small_gemm)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        break;
+    default:
+        VNAME_BASE(small_gemm)(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        break;
+    }
+}
+
 int NAME(fbp_all_finite)(const REAL *x, ptrdiff_t n)
 {
     switch (fbp_isa) {

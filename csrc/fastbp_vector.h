@@ -159,3 +159,40 @@ static FBP_TARGET int VNAME(all_finite)(const REAL *x, ptrdiff_t n)
     }
     return 1;
 }
+
+/* C (m x n) = alpha op(A) op(B) + beta C, row-major, for products too small
+   (a 2x2 layer) or too thin (rank one: an online weight update) to pay for a
+   BLAS call.  beta == 0 never reads C.  Without a transposed B, row i of C
+   accumulates alpha A(i,p) B(p,:) for each p, a contiguous update that
+   vectorises; with one, each entry is a dot product of two contiguous rows. */
+static FBP_TARGET void VNAME(small_gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
+                                         ptrdiff_t k, REAL alpha, const REAL *a, ptrdiff_t lda,
+                                         const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c,
+                                         ptrdiff_t ldc)
+{
+    /* A(i, p) = ai[p * astep] */
+    ptrdiff_t astep = trans_a ? lda : 1;
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const REAL *ai = trans_a ? a + i : a + i * lda;
+        REAL *ci = c + i * ldc;
+        if (trans_b) {
+            for (ptrdiff_t j = 0; j < n; j++) {
+                const REAL *bj = b + j * ldb;
+                REAL s = 0;
+                for (ptrdiff_t p = 0; p < k; p++) s += ai[p * astep] * bj[p];
+                ci[j] = beta == 0 ? alpha * s : alpha * s + beta * ci[j];
+            }
+            continue;
+        }
+        if (beta == 0) {
+            for (ptrdiff_t j = 0; j < n; j++) ci[j] = 0;
+        } else if (beta != 1) {
+            for (ptrdiff_t j = 0; j < n; j++) ci[j] *= beta;
+        }
+        for (ptrdiff_t p = 0; p < k; p++) {
+            REAL aip = alpha * ai[p * astep];
+            const REAL *bp = b + p * ldb;
+            for (ptrdiff_t j = 0; j < n; j++) ci[j] += aip * bp[j];
+        }
+    }
+}

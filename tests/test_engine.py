@@ -18,8 +18,10 @@ def test_activation_and_loss_codes_match_the_c_header():
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-# The small shapes take the engine's direct loop, the large ones BLAS.
-@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (2, 3, 4), (3, 2, 2), (7, 33, 65), (64, 17, 9)])
+# Tiny and rank-one (k = 1) products take the engine's direct loops, the rest BLAS.
+@pytest.mark.parametrize(
+    "m,n,k", [(1, 1, 1), (2, 3, 4), (3, 2, 2), (40, 50, 1), (1, 300, 40), (7, 33, 65), (64, 17, 9)]
+)
 @pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
 def test_gemm_matches_numpy_for_every_transpose_and_dtype(
     dtype, tol, trans_a, trans_b, m, n, k, beta

@@ -4,33 +4,28 @@
 # row-major product C = op(A) op(B) is computed as the column-major product
 # C^T = op(B)^T op(A)^T: swap the operands and keep each one's transpose flag.
 #
-# Products too small to amortise a BLAS call (a 2x2 layer trained one sample at
-# a time) take a plain loop instead; both paths have the same semantics, and
-# beta == 0 never reads C.
+# Products where a BLAS call costs more than the arithmetic -- tiny ones (a 2x2
+# layer) or rank one (an online weight update) -- take the direct loops of
+# csrc/ instead; both paths have the same semantics, and beta == 0 never reads C.
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
-# m * n * k at or below which the direct loop is used.
+
+cdef extern from "fastbp_kernels.h" nogil:
+    void fbp_small_gemm_d(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                          double alpha, const double *a, Py_ssize_t lda, const double *b,
+                          Py_ssize_t ldb, double beta, double *c, Py_ssize_t ldc)
+    void fbp_small_gemm_s(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                          float alpha, const float *a, Py_ssize_t lda, const float *b,
+                          Py_ssize_t ldb, float beta, float *c, Py_ssize_t ldc)
+
+# m * n * k at or below which the direct loops are used whatever the shape.
 cdef enum:
     SMALL_GEMM = 512
 
 
-cdef inline void small_gemm(bint trans_a, bint trans_b, int m, int n, int k,
-                            floating alpha, const floating *a, int lda,
-                            const floating *b, int ldb, floating beta,
-                            floating *c, int ldc) noexcept nogil:
-    cdef int i, j, p
-    cdef floating s
-    for i in range(m):
-        for j in range(n):
-            s = 0
-            for p in range(k):
-                s += ((a[p * lda + i] if trans_a else a[i * lda + p])
-                      * (b[j * ldb + p] if trans_b else b[p * ldb + j]))
-            if beta == 0:
-                c[i * ldc + j] = alpha * s
-            else:
-                c[i * ldc + j] = alpha * s + beta * c[i * ldc + j]
+cdef inline bint takes_direct_path(int m, int n, int k) noexcept nogil:
+    return k == 1 or <long>m * n * k <= SMALL_GEMM
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
@@ -38,8 +33,11 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                       const floating *b, int ldb, floating beta,
                       floating *c, int ldc) noexcept nogil:
     """C (m x n) = alpha * op(A) @ op(B) + beta * C, all row-major; op(A) is m x k."""
-    if <long>m * n * k <= SMALL_GEMM:
-        small_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    if takes_direct_path(m, n, k):
+        if floating is double:
+            fbp_small_gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        else:
+            fbp_small_gemm_s(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     cdef char ta = b'T' if trans_b else b'N'
     cdef char tb = b'T' if trans_a else b'N'

@@ -15,15 +15,8 @@ class Layout:
     n_in: int
     n_out: int
     def __init__(self, sizes: Any, activations: Any, loss: int) -> None: ...
+    def predict(self, params: np.ndarray, X: np.ndarray, cap: int) -> np.ndarray | None: ...
 
-def forward_into(
-    layout: Layout,
-    params: np.ndarray,
-    X: np.ndarray,
-    out: np.ndarray,
-    acts: np.ndarray,
-    cap: int,
-) -> None: ...
 def loss_sum(
     layout: Layout, params: np.ndarray, X: np.ndarray, Y: np.ndarray, acts: np.ndarray, cap: int
 ) -> float: ...

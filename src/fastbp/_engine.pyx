@@ -29,6 +29,10 @@ from cpython.exc cimport PyErr_CheckSignals
 
 import numpy as np
 
+cimport numpy as cnp
+
+cnp.import_array()
+
 from fastbp._blas cimport gemm
 from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
@@ -61,6 +65,8 @@ INSTRUCTION_SET = use_instruction_set()
 # signal such as Ctrl-C; about a millisecond of arithmetic.
 cdef enum:
     SIGNAL_CHECK_WORK = 10_000_000
+    # Doubles of stack space for the activations of a small prediction.
+    PREDICT_STACK = 4096
 
 
 cdef struct Net:
@@ -104,6 +110,50 @@ cdef class Layout:
         self.n_in = self.sizes[0]
         self.n_out = self.sizes[n_layers]
 
+    def predict(self, cnp.ndarray params, cnp.ndarray X, Py_ssize_t cap):
+        """The outputs for X, ``cap`` rows at a time, or None when X holds NaN or infinity.
+
+        X must be a C-contiguous 2-D array of the parameters' dtype with
+        ``n_in`` columns, as ``Network.predict`` makes it.  This one call checks,
+        allocates and computes, so that predicting one sample costs little more
+        than its arithmetic.
+        """
+        cdef int typenum = cnp.PyArray_TYPE(params)
+        if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) \
+                or cnp.PyArray_TYPE(X) != typenum or cnp.PyArray_NDIM(X) != 2 \
+                or not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_IS_C_CONTIGUOUS(params) \
+                or cnp.PyArray_DIM(X, 1) != self.n_in or cnp.PyArray_SIZE(params) < self.n_params:
+            raise ValueError("predict needs C-contiguous float arrays that match the layout")
+        cdef Py_ssize_t n = cnp.PyArray_DIM(X, 0)
+        if n < 1 or cap < 1:
+            raise ValueError("predict needs at least one sample and cap >= 1")
+        cap = min(cap, n)
+        cdef cnp.npy_intp shape[2]
+        shape[0] = n
+        shape[1] = self.n_out
+        cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, shape, typenum, 0)
+        # Small networks work in a buffer on the stack: nothing to allocate.
+        cdef double stack[PREDICT_STACK]
+        cdef void *work = stack
+        cdef Py_ssize_t need = cap * self.n_units * cnp.PyArray_ITEMSIZE(params)
+        cdef cnp.ndarray heap
+        if need > sizeof(stack):
+            heap = np.empty(need, dtype=np.uint8)
+            work = cnp.PyArray_DATA(heap)
+        cdef Net net = self.net()
+        cdef void *p = cnp.PyArray_DATA(params)
+        cdef void *x = cnp.PyArray_DATA(X)
+        cdef void *o = cnp.PyArray_DATA(out)
+        cdef bint finite
+        with nogil:
+            if typenum == cnp.NPY_DOUBLE:
+                finite = _predict[double](&net, <double *>p, <double *>x, n, cap,
+                                          <double *>work, <double *>o)
+            else:
+                finite = _predict[float](&net, <float *>p, <float *>x, n, cap,
+                                         <float *>work, <float *>o)
+        return out if finite else None
+
     cdef Net net(self):
         cdef Net n
         n.n_layers = self.act.shape[0]
@@ -144,6 +194,20 @@ cdef void forward(const Net *net, const floating *params, const floating *x,
         # a(l) = f(z(l) + b(l))
         bias_act(a, params + net.b_off[l], rows, n_out, net.act[l])
         prev = a
+
+
+cdef bint _predict(const Net *net, const floating *params, const floating *X, Py_ssize_t n,
+                   Py_ssize_t cap, floating *acts, floating *out) noexcept nogil:
+    """Outputs of X into ``out``, ``cap`` rows at a time; False if X is not all finite."""
+    cdef Py_ssize_t i = 0, rows
+    if not _all_finite(X, n * net.sizes[0]):
+        return False
+    while i < n:
+        rows = min(cap, n - i)
+        forward(net, params, X + i * net.sizes[0], rows, cap, acts,
+                out + i * net.sizes[net.n_layers])
+        i += rows
+    return True
 
 
 cdef double step(const Net *net, floating *params, const floating *x, const floating *y,
@@ -198,27 +262,6 @@ cdef double step(const Net *net, floating *params, const floating *x, const floa
 cdef inline void _need(Py_ssize_t have, Py_ssize_t need, str what) except *:
     if have < need:
         raise ValueError(f"{what} holds {have} values; at least {need} are needed")
-
-
-def forward_into(Layout layout, const floating[::1] params, const floating[:, ::1] X,
-                 floating[:, ::1] out, floating[::1] acts, Py_ssize_t cap):
-    """Write the network's outputs for X into ``out``, ``cap`` rows at a time."""
-    cdef Py_ssize_t n = X.shape[0], i, rows
-    _need(params.shape[0], layout.n_params, "params")
-    if X.shape[1] != layout.n_in or out.shape[1] != layout.n_out or out.shape[0] != n:
-        raise ValueError("X or out does not match the layout")
-    _need(acts.shape[0], cap * layout.n_units, "the activation buffer")
-    if n == 0:
-        return
-    if cap < 1:
-        raise ValueError("cap must be at least 1")
-    cdef Net net = layout.net()
-    with nogil:
-        i = 0
-        while i < n:
-            rows = min(cap, n - i)
-            forward(&net, &params[0], &X[i, 0], rows, cap, &acts[0], &out[i, 0])
-            i += rows
 
 
 def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X,

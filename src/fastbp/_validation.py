@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -68,10 +68,17 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
     return check_int(seed, name, 0)
 
 
-def as_matrix(X: Any, name: str, dtype: np.dtype, n_cols: int | None = None) -> np.ndarray:
+def raise_not_finite(name: str) -> NoReturn:
+    raise ValueError(f"{name} contains NaN or infinity; every value must be finite")
+
+
+def as_matrix(
+    X: Any, name: str, dtype: np.dtype, n_cols: int | None = None, check_finite: bool = True
+) -> np.ndarray:
     """X as a finite, C-contiguous 2-D array of ``dtype`` with at least one row.
 
-    An array that already is one is returned as it is, never copied.
+    An array that already is one is returned as it is, never copied.  With
+    ``check_finite=False`` the caller takes over the check for NaN and infinity.
     """
     if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.flags.c_contiguous):
         X = _convert(X, name, dtype)
@@ -84,8 +91,8 @@ def as_matrix(X: Any, name: str, dtype: np.dtype, n_cols: int | None = None) -> 
         )
     if X.shape[1] == 0:
         raise ValueError(f"{name} has no columns (shape {X.shape})")
-    if X.dtype.kind == "f" and not _engine.all_finite(X):
-        raise ValueError(f"{name} contains NaN or infinity; every value must be finite")
+    if check_finite and not _engine.all_finite(X):
+        raise_not_finite(name)
     return X
 
 

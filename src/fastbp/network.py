@@ -21,6 +21,7 @@ from fastbp._validation import (
     check_seed,
     check_sizes,
     check_targets,
+    raise_not_finite,
 )
 from fastbp.activations import ACTIVATIONS, LOSSES, RELU_FAMILY, check_names
 
@@ -234,10 +235,10 @@ class Network:
         >>> net.predict([[1.0, 2.0]])
         array([[1.5, 1.5]])
         """
-        X = self._inputs(X)
-        rows = min(X.shape[0], CHUNK_ROWS)
-        out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        _engine.forward_into(self._layout, self.params, X, out, self._buffer(rows), rows)
+        X = as_matrix(X, "X", self.dtype, self.sizes[0], check_finite=False)
+        out = self._layout.predict(self.params, X, CHUNK_ROWS)
+        if out is None:
+            raise_not_finite("X")
         return out
 
     def loss(self, X: Any, Y: Any) -> float:
