@@ -201,11 +201,8 @@ class Network:
 
     # -- inputs -------------------------------------------------------------
 
-    def _inputs(self, X: Any) -> np.ndarray:
-        return as_matrix(X, "X", self.dtype, self.sizes[0])
-
     def _data(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
-        X = self._inputs(X)
+        X = as_matrix(X, "X", self.dtype, self.sizes[0])
         Y = as_matrix(Y, "Y", self.dtype)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(
@@ -254,7 +251,6 @@ class Network:
         Returns ``(dW, db)``: lists shaped like ``weights`` and ``biases``.
         The parameters are not changed.
         """
-        X, Y = self._data(X, Y)
         return layer_views(self.sizes, self.flat_gradient(X, Y))
 
     def flat_gradient(self, X: Any, Y: Any) -> np.ndarray:
