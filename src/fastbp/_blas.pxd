@@ -6,9 +6,10 @@
 #
 # Products where a BLAS call costs more than the arithmetic -- tiny ones (a 2x2
 # layer) or rank one (an online weight update) -- take the direct loops of
-# csrc/ instead; both paths have the same semantics, and beta == 0 never reads C.
+# csrc/ instead; a single row (one sample) is a matrix-vector product, GEMV.
+# All paths have the same semantics, and beta == 0 never reads C.
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
 
 cdef extern from "fastbp_kernels.h" nogil:
@@ -41,6 +42,19 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
         return
     cdef char ta = b'T' if trans_b else b'N'
     cdef char tb = b'T' if trans_a else b'N'
+    # A single row of A: c = op(B)^T a, one matrix-vector product.  BLAS sees
+    # row-major B as the column-major matrix B^T -- n x k, or k x n when B is
+    # given transposed -- and takes the same transpose flag as in the GEMM.
+    cdef int rows_b = k if trans_b else n, cols_b = n if trans_b else k
+    cdef int inc_a = lda if trans_a else 1, one = 1
+    if m == 1:
+        if floating is double:
+            dgemv(&ta, &rows_b, &cols_b, &alpha, <double *>b, &ldb, <double *>a, &inc_a,
+                  &beta, c, &one)
+        else:
+            sgemv(&ta, &rows_b, &cols_b, &alpha, <float *>b, &ldb, <float *>a, &inc_a,
+                  &beta, c, &one)
+        return
     if floating is double:
         dgemm(&ta, &tb, &n, &m, &k, &alpha, <double *>b, &ldb, <double *>a, &lda,
               &beta, c, &ldc)
