@@ -37,20 +37,26 @@ static int fbp_isa = FBP_ISA_BASE;
     + r * (1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 \
     + r * (1.0 / 479001600))))))))))))
 #define FBP_TARGET
+#define FBP_VBYTES 16
 #define VNAME(f) f##_d_base
 #include "fastbp_vector.h"
 #undef FBP_TARGET
+#undef FBP_VBYTES
 #undef VNAME
 #ifdef FBP_X86_BUILDS
 #define FBP_TARGET __attribute__((target("avx2,fma")))
+#define FBP_VBYTES 32
 #define VNAME(f) f##_d_avx2
 #include "fastbp_vector.h"
 #undef FBP_TARGET
+#undef FBP_VBYTES
 #undef VNAME
 #define FBP_TARGET __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#define FBP_VBYTES 64
 #define VNAME(f) f##_d_avx512
 #include "fastbp_vector.h"
 #undef FBP_TARGET
+#undef FBP_VBYTES
 #undef VNAME
 #define VNAME_AVX2(f) f##_d_avx2
 #define VNAME_AVX512(f) f##_d_avx512
@@ -90,20 +96,26 @@ static int fbp_isa = FBP_ISA_BASE;
 #define EXP_POLY1(r) (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 \
     + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))))
 #define FBP_TARGET
+#define FBP_VBYTES 16
 #define VNAME(f) f##_s_base
 #include "fastbp_vector.h"
 #undef FBP_TARGET
+#undef FBP_VBYTES
 #undef VNAME
 #ifdef FBP_X86_BUILDS
 #define FBP_TARGET __attribute__((target("avx2,fma")))
+#define FBP_VBYTES 32
 #define VNAME(f) f##_s_avx2
 #include "fastbp_vector.h"
 #undef FBP_TARGET
+#undef FBP_VBYTES
 #undef VNAME
 #define FBP_TARGET __attribute__((target("avx512f,avx512dq,avx2,fma")))
+#define FBP_VBYTES 64
 #define VNAME(f) f##_s_avx512
 #include "fastbp_vector.h"
 #undef FBP_TARGET
+#undef FBP_VBYTES
 #undef VNAME
 #define VNAME_AVX2(f) f##_s_avx2
 #define VNAME_AVX512(f) f##_s_avx512

@@ -5,6 +5,7 @@
  *   REAL, UINT   the element type and the unsigned integer of its width
  *   VNAME(f)     the function name with its type and instruction-set suffix
  *   FBP_TARGET   the function attribute that selects the instruction set
+ *   FBP_VBYTES   the width in bytes of its vector registers
  *   MANT_BITS, EXP_BIAS, EXP_MIN   the format's mantissa bits, exponent bias and
  *                the most negative argument whose exponential is still normal
  *   LN2_HI, LN2_LO, EXP_POLY1(r)   Cody-Waite split of ln 2, and P1 with
@@ -160,11 +161,76 @@ static FBP_TARGET int VNAME(all_finite)(const REAL *x, ptrdiff_t n)
     return 1;
 }
 
-/* C (m x n) = alpha op(A) op(B) + beta C, row-major, for products too small
-   (a 2x2 layer) or too thin (rank one: an online weight update) to pay for a
-   BLAS call.  beta == 0 never reads C.  Without a transposed B, row i of C
-   accumulates alpha A(i,p) B(p,:) for each p, a contiguous update that
-   vectorises; with one, each entry is a dot product of two contiguous rows. */
+/* C (m x n) = alpha op(A) op(B) + beta C, row-major, for products where a
+   BLAS call costs more than the arithmetic: tiny ones (a 2x2 layer), rank one
+   (an online weight update) and a single row times a wide-enough matrix (one
+   sample through a layer).  beta == 0 never reads C.
+
+   Without a transposed B, row i of C is the sum over p of A(i,p) B(p,:).  With
+   GCC or Clang it is accumulated FBP_VBYTES-wide vectors at a time, two and
+   then one, in registers across the whole sum; the last columns use a plain
+   loop.  With a transposed B each entry is a dot product of two contiguous
+   rows. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FBP_LANES ((ptrdiff_t)(FBP_VBYTES / sizeof(REAL)))
+typedef REAL VNAME(vec) __attribute__((vector_size(FBP_VBYTES)));
+
+/* Columns j0 .. j0 + width of row i, with width = lanes (nvec = 1) or 2 lanes.
+   Even and odd p go to separate accumulators, so that consecutive FMAs do
+   not wait for each other. */
+static FBP_INLINE FBP_TARGET void VNAME(row_block)(const REAL *ai, ptrdiff_t astep,
+                                                  const REAL *b, ptrdiff_t ldb, ptrdiff_t k,
+                                                  int nvec, REAL *acc)
+{
+    VNAME(vec) s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0}, b0, b1, c0, c1;
+    ptrdiff_t p = 0;
+    if (nvec == 2) {
+        for (; p + 1 < k; p += 2) {
+            REAL ap = ai[p * astep], aq = ai[(p + 1) * astep];
+            memcpy(&b0, b + p * ldb, sizeof b0);
+            memcpy(&b1, b + p * ldb + FBP_LANES, sizeof b1);
+            memcpy(&c0, b + (p + 1) * ldb, sizeof c0);
+            memcpy(&c1, b + (p + 1) * ldb + FBP_LANES, sizeof c1);
+            s0 += ap * b0;
+            s1 += ap * b1;
+            t0 += aq * c0;
+            t1 += aq * c1;
+        }
+        if (p < k) {
+            memcpy(&b0, b + p * ldb, sizeof b0);
+            memcpy(&b1, b + p * ldb + FBP_LANES, sizeof b1);
+            s0 += ai[p * astep] * b0;
+            s1 += ai[p * astep] * b1;
+        }
+    } else {
+        for (; p + 1 < k; p += 2) {
+            memcpy(&b0, b + p * ldb, sizeof b0);
+            memcpy(&c0, b + (p + 1) * ldb, sizeof c0);
+            s0 += ai[p * astep] * b0;
+            t0 += ai[(p + 1) * astep] * c0;
+        }
+        if (p < k) {
+            memcpy(&b0, b + p * ldb, sizeof b0);
+            s0 += ai[p * astep] * b0;
+        }
+    }
+    s0 += t0;
+    s1 += t1;
+    memcpy(acc, &s0, sizeof s0);
+    memcpy(acc + FBP_LANES, &s1, sizeof s1);
+}
+#endif
+
+static FBP_INLINE FBP_TARGET void VNAME(store_row)(REAL *c, const REAL *acc, ptrdiff_t n,
+                                                  REAL alpha, REAL beta)
+{
+    if (beta == 0) {
+        for (ptrdiff_t j = 0; j < n; j++) c[j] = alpha * acc[j];
+    } else {
+        for (ptrdiff_t j = 0; j < n; j++) c[j] = alpha * acc[j] + beta * c[j];
+    }
+}
+
 static FBP_TARGET void VNAME(small_gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n,
                                          ptrdiff_t k, REAL alpha, const REAL *a, ptrdiff_t lda,
                                          const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c,
@@ -172,6 +238,7 @@ static FBP_TARGET void VNAME(small_gemm)(int trans_a, int trans_b, ptrdiff_t m, 
 {
     /* A(i, p) = ai[p * astep] */
     ptrdiff_t astep = trans_a ? lda : 1;
+    REAL acc[128 / sizeof(REAL)];
     for (ptrdiff_t i = 0; i < m; i++) {
         const REAL *ai = trans_a ? a + i : a + i * lda;
         REAL *ci = c + i * ldc;
@@ -180,19 +247,32 @@ static FBP_TARGET void VNAME(small_gemm)(int trans_a, int trans_b, ptrdiff_t m, 
                 const REAL *bj = b + j * ldb;
                 REAL s = 0;
                 for (ptrdiff_t p = 0; p < k; p++) s += ai[p * astep] * bj[p];
-                ci[j] = beta == 0 ? alpha * s : alpha * s + beta * ci[j];
+                acc[0] = s;
+                VNAME(store_row)(ci + j, acc, 1, alpha, beta);
             }
             continue;
         }
-        if (beta == 0) {
-            for (ptrdiff_t j = 0; j < n; j++) ci[j] = 0;
-        } else if (beta != 1) {
-            for (ptrdiff_t j = 0; j < n; j++) ci[j] *= beta;
+        ptrdiff_t j0 = 0;
+#ifdef FBP_LANES
+        for (; j0 + 2 * FBP_LANES <= n; j0 += 2 * FBP_LANES) {
+            VNAME(row_block)(ai, astep, b + j0, ldb, k, 2, acc);
+            VNAME(store_row)(ci + j0, acc, 2 * FBP_LANES, alpha, beta);
         }
-        for (ptrdiff_t p = 0; p < k; p++) {
-            REAL aip = alpha * ai[p * astep];
-            const REAL *bp = b + p * ldb;
-            for (ptrdiff_t j = 0; j < n; j++) ci[j] += aip * bp[j];
+        for (; j0 + FBP_LANES <= n; j0 += FBP_LANES) {
+            VNAME(row_block)(ai, astep, b + j0, ldb, k, 1, acc);
+            VNAME(store_row)(ci + j0, acc, FBP_LANES, alpha, beta);
+        }
+#endif
+        ptrdiff_t rest = n - j0;
+        if (rest > 0) {
+            for (ptrdiff_t jj = 0; jj < rest; jj++) acc[jj] = 0;
+            for (ptrdiff_t p = 0; p < k; p++) {
+                REAL ap = ai[p * astep];
+                const REAL *bp = b + p * ldb + j0;
+                for (ptrdiff_t jj = 0; jj < rest; jj++) acc[jj] += ap * bp[jj];
+            }
+            VNAME(store_row)(ci + j0, acc, rest, alpha, beta);
         }
     }
 }
+#undef FBP_LANES

@@ -5,9 +5,10 @@
 # C^T = op(B)^T op(A)^T: swap the operands and keep each one's transpose flag.
 #
 # Products where a BLAS call costs more than the arithmetic -- tiny ones (a 2x2
-# layer) or rank one (an online weight update) -- take the direct loops of
-# csrc/ instead; a single row (one sample) is a matrix-vector product, GEMV.
-# All paths have the same semantics, and beta == 0 never reads C.
+# layer), rank one (an online weight update), one row times a matrix (one
+# sample through a layer) -- take the direct loops of csrc/ instead; one row
+# times a transposed matrix is a GEMV.  All paths have the same semantics, and
+# beta == 0 never reads C.
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
@@ -25,8 +26,8 @@ cdef enum:
     SMALL_GEMM = 512
 
 
-cdef inline bint takes_direct_path(int m, int n, int k) noexcept nogil:
-    return k == 1 or <long>m * n * k <= SMALL_GEMM
+cdef inline bint takes_direct_path(bint trans_b, int m, int n, int k) noexcept nogil:
+    return k == 1 or (m == 1 and not trans_b) or <long>m * n * k <= SMALL_GEMM
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
@@ -34,7 +35,7 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                       const floating *b, int ldb, floating beta,
                       floating *c, int ldc) noexcept nogil:
     """C (m x n) = alpha * op(A) @ op(B) + beta * C, all row-major; op(A) is m x k."""
-    if takes_direct_path(m, n, k):
+    if takes_direct_path(trans_b, m, n, k):
         if floating is double:
             fbp_small_gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         else:
