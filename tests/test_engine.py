@@ -15,16 +15,36 @@ def test_activation_and_loss_codes_match_the_c_header():
     assert _engine.LOSS_CODES == LOSSES
 
 
+@pytest.fixture(params=_engine.INSTRUCTION_SETS)
+def instruction_set(request):
+    """Run a test with each instruction-set build of the C kernels."""
+    yield _engine.use_instruction_set(request.param)
+    _engine.use_instruction_set()
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-# Tiny and rank-one (k = 1) products take the engine's direct loops, the rest BLAS.
+# Tiny, rank-one (k = 1) and single-row products take the engine's direct loops
+# (single rows in vector blocks of 2 x lanes, 1 x lanes and a remainder), the
+# rest BLAS.
 @pytest.mark.parametrize(
-    "m,n,k", [(1, 1, 1), (2, 3, 4), (3, 2, 2), (40, 50, 1), (1, 300, 40), (7, 33, 65), (64, 17, 9)]
+    "m,n,k",
+    [
+        (1, 1, 1),
+        (2, 3, 4),
+        (3, 2, 2),
+        (40, 50, 1),
+        (1, 300, 40),
+        (1, 24, 7),
+        (1, 16, 784),
+        (7, 33, 65),
+        (64, 17, 9),
+    ],
 )
 @pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
 def test_gemm_matches_numpy_for_every_transpose_and_dtype(
-    dtype, tol, trans_a, trans_b, m, n, k, beta
+    dtype, tol, trans_a, trans_b, m, n, k, beta, instruction_set
 ):
     rng = np.random.default_rng(m * 100 + n * 10 + k)
     A = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
