@@ -5,7 +5,13 @@ import importlib
 
 import pytest
 
-MODULES = ["fastbp", "fastbp.network", "fastbp.reference"]
+MODULES = [
+    "fastbp",
+    "fastbp.network",
+    "fastbp.reference",
+    "fastbp.tracing",
+    "fastbp.plot",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,17 +8,22 @@
 5
 """
 
+from fastbp import plot
 from fastbp._version import __version__
 from fastbp.io import load, save
 from fastbp.network import DivergenceError, Network, check_gradients, predict, train
+from fastbp.tracing import Trace, trace
 
 __all__ = [
     "DivergenceError",
     "Network",
+    "Trace",
     "__version__",
     "check_gradients",
     "load",
+    "plot",
     "predict",
     "save",
+    "trace",
     "train",
 ]
