@@ -1,10 +1,14 @@
 """The command line, run as a user runs it: in a subprocess."""
 
+import json
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from fastbp.cli import main
 
 
 def run(*args):
@@ -38,3 +42,226 @@ def test_unknown_command_fails_with_usage():
     result = run("fly")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+# -- train, predict, info on files the tests write ---------------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def write_csv(path, header, rows):
+    path.write_text("\n".join([",".join(header)] + [",".join(map(str, r)) for r in rows]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def animals(tmp_path_factory):
+    """Two well-separated classes with text labels, and a model trained on them."""
+    folder = tmp_path_factory.mktemp("animals")
+    rng = np.random.default_rng(0)
+    labels = np.array(["cat", "dog"])[rng.integers(0, 2, size=80)]
+    centre = np.where(labels[:, None] == "cat", [-2.0, 1.0], [2.0, -1.0])
+    X = centre + rng.normal(0, 0.5, size=(80, 2))
+    rows = [[f"{a:.4f}", label, f"{b:.4f}"] for (a, b), label in zip(X, labels)]
+    data = write_csv(folder / "animals.csv", ["weight", "animal", "height"], rows)
+    model = folder / "animals.fbp"
+    result = run(
+        "train", str(data), "--target", "animal", "--layers", "8", "--epochs", "15",
+        "--batch-size", "8", "--lr", "0.1", "--out", str(model),
+    )  # fmt: skip
+    return folder, data, model, labels, result
+
+
+def test_train_classifies_a_csv_and_saves_the_model(animals):
+    _, _, model, _, result = animals
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "task: classification of 'animal' (2 classes; the target holds text labels)" in out
+    assert "network: 2-8-2, relu hidden layers, softmax output, cross_entropy" in out
+    assert "64 training rows, 16 validation rows" in out
+    accuracy = float(out.split("validation:")[1].split("accuracy ")[1].split("%")[0])
+    assert accuracy >= 90
+    assert model.is_file()
+
+
+def test_predict_writes_labels_by_column_name(animals):
+    folder, data, model, labels, _ = animals
+    # the same features in another order, without the target: matched by name
+    lines = data.read_text().splitlines()
+    swapped = [",".join(reversed(line.split(",")[::2])) for line in lines]
+    features = folder / "features.csv"
+    features.write_text("\n".join(swapped) + "\n")
+    preds = folder / "preds.csv"
+    result = run("predict", str(model), str(features), "--out", str(preds))
+    assert result.returncode == 0, result.stderr
+    header, *predicted = preds.read_text().split()
+    assert header == "animal"
+    assert len(predicted) == 80
+    assert np.mean(np.array(predicted) == labels) >= 0.9
+
+
+def test_predict_writes_to_standard_output(animals):
+    _, data, model, labels, _ = animals
+    result = run("predict", str(model), str(data))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "animal"
+    assert set(result.stdout.split()[1:]) <= {"cat", "dog"}
+
+
+def test_info_describes_architecture_task_and_history(animals):
+    folder, _, model, _, _ = animals
+    curve = folder / "curve.png"
+    result = run("info", str(model), "--plot", str(curve))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "architecture: 2-8-2, relu hidden layers, softmax output, cross_entropy loss" in out
+    assert "parameters:   42 (32 weights, 10 biases)" in out
+    assert "classification of 'animal' into cat, dog" in out
+    assert "features:     weight, height" in out
+    assert "history:      15 epochs, loss " in out
+    assert "validation accuracy" in out
+    assert curve.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_info_json_holds_the_stored_metadata(animals):
+    _, _, model, _, _ = animals
+    result = run("info", str(model), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    header = json.loads(result.stdout)
+    assert header["sizes"] == [2, 8, 2]
+    assert header["metadata"]["classes"] == ["cat", "dog"]
+    assert header["metadata"]["features"] == ["weight", "height"]
+    assert len(header["history"]) == len(header["metadata"]["val_loss"]) == 15
+
+
+def test_train_regression_on_npz_and_predict(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(200, 3))
+    y = 50 + 10 * X[:, 0] - 5 * X[:, 1] + 2 * X[:, 2]
+    data = tmp_path / "linear.npz"
+    np.savez(data, X=X, y=y)
+    model = tmp_path / "linear.fbp"
+    result = run(
+        "train", str(data), "--layers", "8", "--activation", "tanh", "--epochs", "40",
+        "--lr", "0.05", "--out", str(model), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "task: regression of 'y'" in result.stdout
+    assert "R^2" in result.stdout and result.stderr == ""
+    result = run("predict", str(model), str(data))
+    assert result.returncode == 0, result.stderr
+    header, *values = result.stdout.split()
+    predicted = np.array(values, dtype=float)
+    assert header == "y"
+    assert np.sqrt(np.mean((predicted - y) ** 2)) < 1.0  # y spans about 30 units
+
+
+def test_train_prints_plain_epoch_lines_without_tqdm(tmp_path):
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0, 1]] * 10)
+    code = "import sys; sys.modules['tqdm'] = None\nfrom fastbp.cli import main\nsys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "train", str(data), "--target", "y", "--epochs", "3",
+         "--out", str(tmp_path / "m.fbp")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert "loss" in lines[0] and "val_accuracy" in lines[0]
+
+
+# -- trace -------------------------------------------------------------------
+
+
+def test_trace_prints_the_worked_example():
+    result = run("trace")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "biases fixed" in out
+    assert "o1          0.741365070    0.186815602    0.138498562" in out
+    assert "h1          0.036350306    0.241300709    0.008771355" in out
+    assert "w5      h1 -> o1          0.400000000    0.082167041    0.358916480" in out
+    assert "w1      i1 -> h1          0.150000000    0.000438568    0.149780716" in out
+    assert "total error after the update: 0.291027774" in out
+
+
+def test_trace_json_of_a_network_of_your_own(tmp_path):
+    spec = {
+        "weights": [[[2.0]]],
+        "biases": [[0.5]],
+        "x": [1.0],
+        "t": [1.0],
+        "output_activation": "identity",
+        "learning_rate": 0.1,
+    }
+    (tmp_path / "net.json").write_text(json.dumps(spec))
+    result = run("trace", "--weights", str(tmp_path / "net.json"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    (o1,) = record["neurons"]
+    # out = 2 * 1 + 0.5 = 2.5; dE/dout = out - t = 1.5; identity: dout/dnet = 1
+    assert (o1["net"], o1["out"], o1["dE_dout"], o1["dout_dnet"], o1["delta"]) == (
+        2.5, 2.5, 1.5, 1.0, 1.5,
+    )  # fmt: skip
+    (w1,) = record["weights"]
+    assert (w1["gradient"], w1["new_value"]) == (1.5, pytest.approx(2.0 - 0.1 * 1.5))
+    (b,) = record["biases"]
+    assert b["new_value"] == pytest.approx(0.5 - 0.1 * 1.5)  # train_biases defaults to true
+    assert record["error"] == pytest.approx(0.5 * 1.5**2)
+
+
+# -- errors: a message on stderr and exit status 1 (2 for usage) -------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "{tmp}/none.csv", "--target", "y"], "none.csv: no such file"),
+        (["train", "{tmp}/ok.csv", "--target", "nope"], "no column named 'nope'; the"),
+        (["train", "{tmp}/ragged.csv", "--target", "y"], "line 3: 2 fields; the header has 3"),
+        (["train", "{tmp}/text.csv", "--target", "y"], "column 'a' must hold numbers; on line 3"),
+        (["predict", "{tmp}/broken.fbp", "{tmp}/ok.csv"], "could not load the model"),
+        (["info", "{tmp}/none.fbp"], "none.fbp: no such model file"),
+        (["trace", "--weights", "{tmp}/ok.csv"], "not a readable JSON file"),
+    ],
+)  # fmt: skip
+def test_errors_name_the_problem_and_exit_with_status_1(tmp_path, capsys, args, message):
+    # In-process, for speed; the next test checks the same path through a subprocess.
+    write_csv(tmp_path / "ok.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0, 1]])
+    write_csv(tmp_path / "ragged.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0]])
+    write_csv(tmp_path / "text.csv", ["a", "b", "y"], [[0, 1, 0], ["x", 0, 1]])
+    (tmp_path / "broken.fbp").write_bytes(b"not a model")
+    assert main([a.format(tmp=tmp_path) for a in args]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_a_failing_command_exits_with_status_1_and_no_traceback(tmp_path):
+    (tmp_path / "broken.fbp").write_bytes(b"not a model")
+    result = run("info", str(tmp_path / "broken.fbp"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("fastbp info: error: could not load the model: ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--layers", "64,x", "expected comma-separated layer widths"),
+        ("--epochs", "0", "expected a whole number of at least 1"),
+        ("--val-fraction", "1.5", "expected a number in [0, 1)"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", "data.csv", option, value])
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "predict", "info", "trace"])
+def test_every_command_has_help_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([command, "--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"fastbp {command}" in out

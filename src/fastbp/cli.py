@@ -1,10 +1,34 @@
-"""The ``fastbp`` command line (also ``python -m fastbp``)."""
+"""The ``fastbp`` command line (also ``python -m fastbp``).
+
+Exit status: 0 on success, 1 when a data file, model file or training run
+fails (the message on stderr says what to fix), 2 for a usage error, 130
+when interrupted with Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TextIO
+
+import numpy as np
+
+from fastbp import io
+from fastbp._data import Table, read_table
+from fastbp._tabular import MAX_AUTO_CLASSES, TASKS, Encoding, detect_task
+from fastbp.activations import HIDDEN_ACTIVATIONS
+from fastbp.network import DivergenceError, Network
+
+
+class CommandError(Exception):
+    """A failure to report on stderr with exit status 1."""
+
+
+# -- demo -------------------------------------------------------------------
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -14,25 +38,490 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- train ------------------------------------------------------------------
+
+
+def _layers(text: str) -> list[int]:
+    try:
+        widths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 64,32; got {text!r}"
+        ) from None
+    if any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"layer widths must be at least 1; got {text!r}")
+    return widths
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1; got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); got {text!r}")
+    return value
+
+
+def _epochs(
+    total: int, quiet: bool
+) -> tuple[Iterable[int], Callable[[int, dict[str, float]], None]]:
+    """The epoch numbers to loop over and a reporter: a tqdm bar, or one line per epoch."""
+    if quiet:
+        return range(1, total + 1), lambda epoch, figures: None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+
+        def line(epoch: int, figures: dict[str, float]) -> None:
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in figures.items())
+            print(f"epoch {epoch}/{total}: {shown}", file=sys.stderr, flush=True)
+
+        return range(1, total + 1), line
+    bar = tqdm(range(1, total + 1), desc="training", unit="epoch", file=sys.stderr)
+
+    def postfix(epoch: int, figures: dict[str, float]) -> None:
+        bar.set_postfix({name: f"{value:.4g}" for name, value in figures.items()})
+
+    return bar, postfix
+
+
+def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(n * fraction))) if fraction > 0 else 0
+    if n_val >= n:
+        raise CommandError(
+            f"a validation fraction of {fraction} of {n} rows leaves no rows for one side; "
+            "use --val-fraction 0 to train on everything"
+        )
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _train(args: argparse.Namespace) -> int:
+    table = read_table(args.data)
+    target = args.target
+    if target is None:
+        if "y" not in table.names or table.has_header:
+            raise CommandError("name the target column with --target (e.g. --target label)")
+        target = "y"
+    column = table.columns[table.index(target)]
+    task, reason = detect_task(column)
+    if args.task is not None:
+        task, reason = args.task, "chosen with --task"
+    if task == "regression" and column.dtype.kind != "f":
+        raise CommandError(
+            f"{args.data}: the target {target!r} holds text, so it cannot be a regression target"
+        )
+    train_rows, val_rows = _split(table.n_rows, args.val_fraction, args.seed)
+    encoding = Encoding.fit(table, target, task, train_rows)
+    X, Y = encoding.inputs(table), encoding.targets(table)
+    classes = encoding.classes
+    out = sys.stdout
+    detail = f"{len(classes)} classes" if classes is not None else "values"
+    print(f"task: {task} of {encoding.target!r} ({detail}; {reason})", file=out)
+
+    net = Network(
+        [len(encoding.features), *args.layers, encoding.n_outputs],
+        activation=args.activation,
+        output_activation="softmax" if classes is not None else "identity",
+        loss="cross_entropy" if classes is not None else "squared_error",
+        seed=args.seed,
+    )
+    print(
+        f"network: {'-'.join(map(str, net.sizes))}, {args.activation} hidden layers, "
+        f"{net.output_activation} output, {net.loss_name}; "
+        f"{len(train_rows)} training rows, {len(val_rows)} validation rows",
+        file=out,
+        flush=True,
+    )
+    losses: list[float] = []
+    val_loss: list[float] = []
+    val_score: list[float] = []
+    epochs, report = _epochs(args.epochs, args.quiet)
+    for epoch in epochs:
+        try:
+            (loss,) = net.train(
+                X[train_rows],
+                Y[train_rows],
+                epochs=1,
+                batch_size=args.batch_size,
+                learning_rate=args.lr,
+                seed=args.seed + epoch,
+            )
+        except DivergenceError as exc:
+            raise CommandError(f"{exc} (--lr {args.lr})") from None
+        losses.append(loss)
+        figures = {"loss": loss}
+        if len(val_rows):
+            val_loss.append(net.loss(X[val_rows], Y[val_rows]))
+            val_score.append(encoding.score(net.predict(X[val_rows]), _rows(table, val_rows)))
+            figures.update({"val_loss": val_loss[-1], f"val_{encoding.score_name}": val_score[-1]})
+        report(epoch, figures)
+
+    train_score = encoding.score(net.predict(X[train_rows]), _rows(table, train_rows))
+    print(_metrics("training", net.loss(X[train_rows], Y[train_rows]), train_score, encoding))
+    if len(val_rows):
+        print(_metrics("validation", val_loss[-1], val_score[-1], encoding))
+    metadata = encoding.to_metadata()
+    metadata.update(
+        data=os.path.basename(args.data),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        n_train=len(train_rows),
+        n_validation=len(val_rows),
+        val_loss=val_loss or None,
+        val_score=val_score or None,
+        score_name=encoding.score_name,
+    )
+    try:
+        net.save(args.out, history=losses, metadata=metadata)
+    except OSError as exc:
+        raise CommandError(f"could not write the model to {args.out}: {exc.strerror}") from None
+    print(f"saved the model to {args.out}")
+    return 0
+
+
+def _rows(table: Table, rows: np.ndarray) -> Table:
+    return Table(table.path, table.names, [c[rows] for c in table.columns], table.has_header)
+
+
+def _metrics(label: str, loss: float, score: float, encoding: Encoding) -> str:
+    shown = f"accuracy {score:.1%}" if encoding.classes is not None else f"R^2 {score:.4f}"
+    return f"{label + ':':<12} loss {loss:.4f}, {shown}"
+
+
+# -- predict, info ----------------------------------------------------------
+
+
+def _load(path: str) -> tuple[Network, dict[str, Any]]:
+    try:
+        return io.load(path), io.load_metadata(path)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such model file") from None
+    except ValueError as exc:
+        raise CommandError(f"could not load the model: {exc}") from None
+
+
+def _predict(args: argparse.Namespace) -> int:
+    net, header = _load(args.model)
+    table = read_table(args.data)
+    metadata = header.get("metadata") or {}
+    if "task" in metadata:
+        encoding = Encoding.from_metadata(metadata)
+        outputs = net.predict(encoding.inputs(table))
+        names, rows = [encoding.target], [[v] for v in encoding.decode(outputs)]
+    else:
+        X = table.matrix(table.names)
+        if X.shape[1] != net.n_inputs:
+            raise CommandError(
+                f"{args.data} has {X.shape[1]} columns; the model expects {net.n_inputs} inputs"
+            )
+        outputs = net.predict(X)
+        names = [f"output_{k + 1}" for k in range(net.n_outputs)]
+        rows = outputs.tolist()
+    if args.out is None:
+        _write_csv(sys.stdout, names, rows)
+    else:
+        try:
+            with open(args.out, "w", newline="", encoding="utf-8") as f:
+                _write_csv(f, names, rows)
+        except OSError as exc:
+            raise CommandError(f"could not write {args.out}: {exc.strerror}") from None
+        print(f"wrote {len(rows)} predictions to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write_csv(f: TextIO, names: list[str], rows: list[list[Any]]) -> None:
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([[f"{v:.10g}" if isinstance(v, float) else v for v in row] for row in rows])
+
+
+def _info_lines(path: str, net: Network, header: dict[str, Any]) -> Iterator[str]:
+    n_weights = sum(W.size for W in net.weights)
+    n_biases = net.params.size - n_weights
+    yield (
+        f"{path}: fastbp model, format {header['format_version']}, "
+        f"written by fastbp {header['fastbp_version']}"
+    )
+    yield (
+        f"architecture: {'-'.join(map(str, net.sizes))}, {net.activation} hidden layers, "
+        f"{net.output_activation} output, {net.loss_name} loss, {net.dtype.name}"
+    )
+    yield f"parameters:   {net.params.size} ({n_weights} weights, {n_biases} biases)"
+    meta = header.get("metadata") or {}
+    if "task" in meta:
+        if meta.get("classes") is not None:
+            labels = ", ".join(map(str, meta["classes"]))
+            yield f"task:         classification of {meta['target']!r} into {labels}"
+        else:
+            yield f"task:         regression of {meta['target']!r}"
+        yield f"features:     {', '.join(meta['features'])}"
+        yield (
+            f"training:     {meta['data']}, {meta['n_train']} training and "
+            f"{meta['n_validation']} validation rows, batch size {meta['batch_size']}, "
+            f"learning rate {meta['learning_rate']}"
+        )
+    history = header.get("history")
+    if not history:
+        yield "history:      none stored"
+        return
+    yield f"history:      {len(history)} epochs, loss {_span(history)}"
+    if meta.get("val_loss"):
+        yield f"              validation loss {_span(meta['val_loss'])}"
+    if meta.get("val_score"):
+        name = meta.get("score_name", "score")
+        yield f"              validation {name} {_span(meta['val_score'])}"
+
+
+def _span(values: list[float]) -> str:
+    return f"{values[0]:.4g} -> {values[-1]:.4g}"
+
+
+def _info(args: argparse.Namespace) -> int:
+    net, header = _load(args.model)
+    if args.format == "json":
+        print(json.dumps(header, indent=2))
+    else:
+        for line in _info_lines(args.model, net, header):
+            print(line)
+    if args.plot is not None:
+        from fastbp import plot
+
+        history = header.get("history")
+        if not history:
+            raise CommandError(f"{args.model} stores no training history to plot")
+        meta = header.get("metadata") or {}
+        curves = {
+            "loss": history,
+            "val_loss": meta.get("val_loss"),
+            "val_score": meta.get("val_score"),
+        }
+        try:
+            plot.learning_curve(
+                curves, args.plot, title=f"Learning curve of {os.path.basename(args.model)}"
+            )
+        except ImportError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"saved the learning curve to {args.plot}", file=sys.stderr)
+    return 0
+
+
+# -- trace ------------------------------------------------------------------
+
+TRACE_FILE_KEYS = ("weights", "biases", "x", "t")
+
+
+def _trace_setup(path: str) -> tuple[Network, Any, Any, dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommandError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(spec, dict) or any(key not in spec for key in TRACE_FILE_KEYS):
+        raise CommandError(
+            f"{path}: expected a JSON object with the keys {', '.join(TRACE_FILE_KEYS)}"
+        )
+    try:
+        weights = spec["weights"]
+        sizes = [len(weights[0])] + [len(W[0]) for W in weights]
+        net = Network(
+            sizes,
+            activation=spec.get("activation", "sigmoid"),
+            output_activation=spec.get("output_activation", "sigmoid"),
+            loss=spec.get("loss", "squared_error"),
+            weights=weights,
+            biases=spec["biases"],
+        )
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise CommandError(f"{path}: does not describe a network ({exc})") from None
+    options = {k: spec[k] for k in ("learning_rate", "train_biases") if k in spec}
+    return net, spec["x"], spec["t"], options
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from fastbp.demo import WORKED_T, WORKED_X, worked_network
+    from fastbp.tracing import trace
+
+    if args.weights is None:
+        net, x, t = worked_network(), WORKED_X[0], WORKED_T[0]
+        options: dict[str, Any] = {"learning_rate": 0.5, "train_biases": False}
+    else:
+        net, x, t, options = _trace_setup(args.weights)
+    if args.learning_rate is not None:
+        options["learning_rate"] = args.learning_rate
+    if args.train_biases:
+        options["train_biases"] = True
+    try:
+        step = trace(net, x, t, **options)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"cannot trace this network: {exc}") from None
+    print(json.dumps(step.to_dict(), indent=2) if args.format == "json" else step)
+    return 0
+
+
+# -- the parser -------------------------------------------------------------
+
+
+def _command(
+    commands: Any, name: str, run: Callable[[argparse.Namespace], int], help: str, examples: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastbp",
         description="Back-propagation neural networks with a typed Cython + BLAS engine.",
+        epilog="Run 'fastbp COMMAND --help' for the options and examples of a command.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    demo = commands.add_parser(
+    _command(
+        commands,
         "demo",
-        help="train the worked example, XOR and a digit classifier; show the speed-up",
-        description="Train the classic worked example, XOR and a digit classifier, and "
-        "measure the speed-up over the pure-Python reference.",
-        epilog="example: python -m fastbp demo",
+        _demo,
+        "train the worked example, XOR and a digit classifier; show the speed-up",
+        "  fastbp demo\n  python -m fastbp demo",
     )
-    demo.set_defaults(run=_demo)
+
+    train = _command(
+        commands,
+        "train",
+        _train,
+        "train a network on a CSV, .npy or .npz file and save it",
+        "  fastbp train iris.csv --target species --out iris.fbp\n"
+        "  fastbp train houses.csv --target price --layers 64,32 --epochs 50 --lr 0.005\n"
+        "  fastbp train data.npz --layers 16 --task regression   # arrays X and y\n"
+        "  fastbp train data.npy --target -1                      # last column\n\n"
+        "The target decides the task unless --task is given: text labels, or at most\n"
+        f"{MAX_AUTO_CLASSES} distinct whole numbers, mean classification (softmax output,\n"
+        "cross-entropy, one-hot targets), anything else regression (identity output,\n"
+        "squared error).\n"
+        "Features and regression targets are standardised with the training rows' mean\n"
+        "and standard deviation; the model file keeps them, and the class labels.",
+    )
+    train.add_argument("data", metavar="DATA", help="CSV with a header row, .npy or .npz file")
+    train.add_argument(
+        "--target",
+        metavar="COL",
+        help="the target column: a CSV column name, or an index for .npy (default: y of .npz)",
+    )
+    train.add_argument("--task", choices=TASKS, help="override the task chosen from the target")
+    train.add_argument(
+        "--layers",
+        type=_layers,
+        default=[32],
+        metavar="W1,W2,...",
+        help="hidden layer widths (default: 32)",
+    )
+    train.add_argument(
+        "--activation",
+        choices=HIDDEN_ACTIVATIONS,
+        default="relu",
+        help="activation of the hidden layers (default: relu)",
+    )
+    train.add_argument(
+        "--epochs", type=_positive, default=20, help="passes over the data (default: 20)"
+    )
+    train.add_argument(
+        "--batch-size", type=_positive, default=32, help="samples per update (default: 32)"
+    )
+    train.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
+    train.add_argument(
+        "--val-fraction",
+        type=_fraction,
+        default=0.2,
+        help="share of the rows held out for validation, 0 for none (default: 0.2)",
+    )
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of the split, weights and shuffles"
+    )
+    train.add_argument(
+        "--out", default="model.fbp", help="model file to write (default: model.fbp)"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+    predict = _command(
+        commands,
+        "predict",
+        _predict,
+        "predict with a saved model; write a CSV of labels or values",
+        "  fastbp predict iris.fbp new_flowers.csv\n"
+        "  fastbp predict iris.fbp new_flowers.csv --out predictions.csv\n\n"
+        "CSV columns are matched to the model's features by name (others are ignored);\n"
+        ".npy/.npz columns by position.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model file written by fastbp train")
+    predict.add_argument("data", metavar="DATA", help="CSV, .npy or .npz file with the features")
+    predict.add_argument("--out", help="CSV file to write (default: standard output)")
+
+    info = _command(
+        commands,
+        "info",
+        _info,
+        "describe a saved model: architecture, parameters, task and training history",
+        "  fastbp info iris.fbp\n"
+        "  fastbp info iris.fbp --format json\n"
+        "  fastbp info iris.fbp --plot curve.png   # needs matplotlib",
+    )
+    info.add_argument("model", metavar="MODEL", help="a model file")
+    info.add_argument("--format", choices=("text", "json"), default="text")
+    info.add_argument("--plot", metavar="PNG", help="also save the learning curve as a PNG")
+
+    trace = _command(
+        commands,
+        "trace",
+        _trace,
+        "print one back-propagation step as the chain rule, neuron by neuron",
+        "  fastbp trace                      # the classic 2-2-2 worked example\n"
+        "  fastbp trace --format json\n"
+        "  fastbp trace --weights net.json --learning-rate 0.1\n\n"
+        'net.json: {"weights": [W1, W2, ...], "biases": [b1, b2, ...], "x": [...],\n'
+        '"t": [...]} with W(l) as n_in rows of n_out numbers; optional keys activation,\n'
+        "output_activation, loss, learning_rate (0.5) and train_biases (true).",
+    )
+    trace.add_argument("--weights", metavar="JSON", help="a network and sample of your own")
+    trace.add_argument("--learning-rate", type=float, help="step size (worked example: 0.5)")
+    trace.add_argument("--train-biases", action="store_true", help="update the biases too")
+    trace.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except (CommandError, ValueError) as exc:
+        print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (fastbp predict ... | head): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print(f"fastbp {args.command}: interrupted", file=sys.stderr)
+        return 130

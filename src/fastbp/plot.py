@@ -84,6 +84,12 @@ def _curves(history: Any) -> tuple[list[float], list[float] | None, list[float] 
     )
 
 
+def _two_and_five(value: float, _: Any) -> str:
+    """Label the minor ticks 2 and 5 (x a power of ten) of a log axis, no others."""
+    mantissa = value / 10.0 ** np.floor(np.log10(value))
+    return f"{value:g}" if round(mantissa) in (2, 5) else ""
+
+
 def learning_curve(
     history: Any, path: str | os.PathLike[str] | None = None, title: str = "Learning curve"
 ) -> Figure:
@@ -130,8 +136,16 @@ def learning_curve(
         ax.plot(
             np.arange(1, len(val_loss) + 1), val_loss, color="tab:orange", label="validation loss"
         )
-    if min(losses + (val_loss or [])) > 0:
+    every_loss = losses + (val_loss or [])
+    if min(every_loss) > 0:
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        if max(every_loss) / min(every_loss) < 100:
+            ax.yaxis.set_minor_formatter(FuncFormatter(_two_and_five))
+        else:
+            ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title(title)
