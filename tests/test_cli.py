@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+import fastbp as fb
 from fastbp.cli import main
 
 
@@ -104,8 +105,22 @@ def test_predict_writes_to_standard_output(animals):
     _, data, model, labels, _ = animals
     result = run("predict", str(model), str(data))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[0] == "animal"
-    assert set(result.stdout.split()[1:]) <= {"cat", "dog"}
+    header, *predicted = result.stdout.split()
+    assert header == "animal"
+    accuracy = np.mean(np.array(predicted) == labels)
+    assert f"has the target column 'animal': accuracy {accuracy:.1%}" in result.stderr
+
+
+def test_models_saved_from_python_predict_raw_outputs(tmp_path, capsys):
+    net = fb.Network([2, 1], output_activation="identity", weights=[[[1.0], [2.0]]])
+    net.save(tmp_path / "plain.fbp")
+    data = write_csv(tmp_path / "x.csv", ["p", "q"], [[1, 1], [0.5, -1]])
+    assert main(["predict", str(tmp_path / "plain.fbp"), str(data)]) == 0
+    assert capsys.readouterr().out.split() == ["output_1", "3", "-1.5"]
+    assert main(["info", str(tmp_path / "plain.fbp")]) == 0
+    out = capsys.readouterr().out
+    assert "architecture: 2-1, sigmoid hidden layers, identity output" in out
+    assert "history:      none stored" in out
 
 
 def test_info_describes_architecture_task_and_history(animals):

@@ -20,7 +20,7 @@ def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("examples")
     processes = {}
     for name in SCRIPTS:
-        extra = ["--plot", str(folder / f"{name}.png")] if name in ("xor", "digits") else []
+        extra = ["--plot", str(folder / f"{name}.png")] if name == "xor" else []
         processes[name] = subprocess.Popen(
             [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", *extra],
             stdout=subprocess.PIPE,
@@ -64,7 +64,6 @@ def test_digits(runs):
         return
     accuracy = float(out.split("test accuracy ")[1].split("%")[0])
     assert accuracy > 90
-    assert (runs[1] / "digits.png").is_file() or not has("matplotlib")
 
 
 def test_mnist_5k(runs):

@@ -60,6 +60,13 @@ def test_learning_curve_of_a_scikit_learn_estimator():
     assert curve_labels(fig) == ["training loss"]  # validation_scores_ is None
 
 
+def test_learning_curve_of_an_estimator_with_validation_scores():
+    est = SimpleNamespace(loss_curve_=[0.6, 0.4, 0.3], validation_scores_=[0.7, 0.8, 0.85])
+    fig = plot.learning_curve(est)
+    assert curve_labels(fig) == ["training loss", "validation score"]
+    assert list(fig.axes[1].get_lines()[0].get_ydata()) == [0.7, 0.8, 0.85]
+
+
 def test_learning_curve_rejects_what_is_no_history():
     with pytest.raises(TypeError, match="per-epoch losses"):
         plot.learning_curve(3.5)

@@ -197,9 +197,12 @@ def _rows(table: Table, rows: np.ndarray) -> Table:
     return Table(table.path, table.names, [c[rows] for c in table.columns], table.has_header)
 
 
+def _score_text(score: float, encoding: Encoding) -> str:
+    return f"accuracy {score:.1%}" if encoding.classes is not None else f"R^2 {score:.4f}"
+
+
 def _metrics(label: str, loss: float, score: float, encoding: Encoding) -> str:
-    shown = f"accuracy {score:.1%}" if encoding.classes is not None else f"R^2 {score:.4f}"
-    return f"{label + ':':<12} loss {loss:.4f}, {shown}"
+    return f"{label + ':':<12} loss {loss:.4f}, {_score_text(score, encoding)}"
 
 
 # -- predict, info ----------------------------------------------------------
@@ -222,6 +225,10 @@ def _predict(args: argparse.Namespace) -> int:
         encoding = Encoding.from_metadata(metadata)
         outputs = net.predict(encoding.inputs(table))
         names, rows = [encoding.target], [[v] for v in encoding.decode(outputs)]
+        if encoding.target in table.names:
+            score = encoding.score(outputs, table)
+            print(f"{args.data} has the target column {encoding.target!r}: "
+                  + _score_text(score, encoding), file=sys.stderr)  # fmt: skip
     else:
         X = table.matrix(table.names)
         if X.shape[1] != net.n_inputs:
@@ -444,23 +451,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="activation of the hidden layers (default: relu)",
     )
     train.add_argument(
-        "--epochs", type=_positive, default=20, help="passes over the data (default: 20)"
+        "--epochs",
+        type=_positive,
+        default=20,
+        metavar="N",
+        help="passes over the data (default: 20)",
     )
     train.add_argument(
-        "--batch-size", type=_positive, default=32, help="samples per update (default: 32)"
+        "--batch-size",
+        type=_positive,
+        default=32,
+        metavar="N",
+        help="samples per update (default: 32)",
     )
-    train.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
+    train.add_argument(
+        "--lr", type=float, default=0.05, metavar="RATE", help="learning rate (default: 0.05)"
+    )
     train.add_argument(
         "--val-fraction",
         type=_fraction,
         default=0.2,
+        metavar="F",
         help="share of the rows held out for validation, 0 for none (default: 0.2)",
     )
     train.add_argument(
-        "--seed", type=int, default=0, help="seed of the split, weights and shuffles"
+        "--seed", type=int, default=0, metavar="N", help="seed of the split, weights and shuffles"
     )
     train.add_argument(
-        "--out", default="model.fbp", help="model file to write (default: model.fbp)"
+        "--out",
+        default="model.fbp",
+        metavar="FILE",
+        help="model file to write (default: model.fbp)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
@@ -476,7 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("model", metavar="MODEL", help="a model file written by fastbp train")
     predict.add_argument("data", metavar="DATA", help="CSV, .npy or .npz file with the features")
-    predict.add_argument("--out", help="CSV file to write (default: standard output)")
+    predict.add_argument(
+        "--out", metavar="CSV", help="CSV file to write (default: standard output)"
+    )
 
     info = _command(
         commands,
@@ -504,7 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
         "output_activation, loss, learning_rate (0.5) and train_biases (true).",
     )
     trace.add_argument("--weights", metavar="JSON", help="a network and sample of your own")
-    trace.add_argument("--learning-rate", type=float, help="step size (worked example: 0.5)")
+    trace.add_argument(
+        "--learning-rate", type=float, metavar="RATE", help="step size (worked example: 0.5)"
+    )
     trace.add_argument("--train-biases", action="store_true", help="update the biases too")
     trace.add_argument("--format", choices=("text", "json"), default="text")
     return parser
