@@ -280,3 +280,48 @@ def test_every_command_has_help_with_examples(command, capsys):
     assert exit.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and f"fastbp {command}" in out
+
+
+def test_train_on_npy_with_a_column_index(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 3))
+    data = np.column_stack([(X[:, 0] > 0).astype(float), X])  # the target first
+    np.save(tmp_path / "d.npy", data)
+    model = str(tmp_path / "d.fbp")
+    argv = ["train", str(tmp_path / "d.npy"), "--target", "0", "--epochs", "60", "--lr", "0.3"]
+    assert main([*argv, "--layers", "4", "--out", model, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "task: classification of '0' (2 classes; the target holds 2 distinct whole numbers)" in out
+    )
+    header = fb.io.load_metadata(model)
+    assert header["metadata"]["features"] == ["1", "2", "3"]
+    assert header["metadata"]["classes"] == [0, 1]
+    # features only, by position: the predictions match the rule that made the labels
+    np.save(tmp_path / "x.npy", X)
+    assert main(["predict", model, str(tmp_path / "x.npy")]) == 0
+    predicted = np.array(capsys.readouterr().out.split()[1:], dtype=int)
+    assert np.mean(predicted == (X[:, 0] > 0)) >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"a": np.zeros(5)}, "must be a 2-D array of numbers"),
+        ({"X": np.zeros((4, 2)), "y": np.zeros(3)}, "y must hold one value per row of X (4)"),
+        ({"p": np.zeros((2, 2)), "q": np.zeros((2, 2))}, "expected arrays X (and y)"),
+    ],
+)
+def test_unusable_npz_files_are_reported(tmp_path, capsys, arrays, message):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    assert main(["train", str(tmp_path / "bad.npz"), "--target", "y"]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_nan_in_a_target_is_reported_with_its_line(tmp_path, capsys):
+    data = write_csv(tmp_path / "n.csv", ["a", "y"], [[0, 1.5], [1, "nan"], [2, 0.5]])
+    assert main(["train", str(data), "--target", "y"]) == 1
+    assert (
+        "column 'y' on line 3 is nan; every value must be a finite number"
+        in capsys.readouterr().err
+    )

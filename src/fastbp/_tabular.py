@@ -85,9 +85,16 @@ class Encoding:
     def n_outputs(self) -> int:
         return len(self.classes) if self.classes is not None else 1
 
+    def _by_position(self, table: Table) -> bool:
+        return not table.has_header and len(table.names) == len(self.features)
+
+    def has_target(self, table: Table) -> bool:
+        """Whether ``table`` holds the target column besides the features."""
+        return not self._by_position(table) and self.target in table.names
+
     def inputs(self, table: Table) -> np.ndarray:
         """The standardised features of ``table``: by name, or by position without a header."""
-        if not table.has_header and len(table.names) == len(self.features):
+        if self._by_position(table):
             X = table.matrix(table.names)
         else:
             X = table.matrix(self.features)

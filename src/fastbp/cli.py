@@ -115,6 +115,8 @@ def _train(args: argparse.Namespace) -> int:
             raise CommandError("name the target column with --target (e.g. --target label)")
         target = "y"
     column = table.columns[table.index(target)]
+    if column.dtype.kind == "f":
+        table.matrix([target])  # raises if a target value is NaN or infinite
     task, reason = detect_task(column)
     if args.task is not None:
         task, reason = args.task, "chosen with --task"
@@ -125,10 +127,11 @@ def _train(args: argparse.Namespace) -> int:
     train_rows, val_rows = _split(table.n_rows, args.val_fraction, args.seed)
     encoding = Encoding.fit(table, target, task, train_rows)
     X, Y = encoding.inputs(table), encoding.targets(table)
+    X_train, Y_train, X_val, Y_val = X[train_rows], Y[train_rows], X[val_rows], Y[val_rows]
+    train_table, val_table = _rows(table, train_rows), _rows(table, val_rows)
     classes = encoding.classes
-    out = sys.stdout
     detail = f"{len(classes)} classes" if classes is not None else "values"
-    print(f"task: {task} of {encoding.target!r} ({detail}; {reason})", file=out)
+    print(f"task: {task} of {encoding.target!r} ({detail}; {reason})")
 
     net = Network(
         [len(encoding.features), *args.layers, encoding.n_outputs],
@@ -141,7 +144,6 @@ def _train(args: argparse.Namespace) -> int:
         f"network: {'-'.join(map(str, net.sizes))}, {args.activation} hidden layers, "
         f"{net.output_activation} output, {net.loss_name}; "
         f"{len(train_rows)} training rows, {len(val_rows)} validation rows",
-        file=out,
         flush=True,
     )
     losses: list[float] = []
@@ -151,8 +153,8 @@ def _train(args: argparse.Namespace) -> int:
     for epoch in epochs:
         try:
             (loss,) = net.train(
-                X[train_rows],
-                Y[train_rows],
+                X_train,
+                Y_train,
                 epochs=1,
                 batch_size=args.batch_size,
                 learning_rate=args.lr,
@@ -163,13 +165,13 @@ def _train(args: argparse.Namespace) -> int:
         losses.append(loss)
         figures = {"loss": loss}
         if len(val_rows):
-            val_loss.append(net.loss(X[val_rows], Y[val_rows]))
-            val_score.append(encoding.score(net.predict(X[val_rows]), _rows(table, val_rows)))
+            val_loss.append(net.loss(X_val, Y_val))
+            val_score.append(encoding.score(net.predict(X_val), val_table))
             figures.update({"val_loss": val_loss[-1], f"val_{encoding.score_name}": val_score[-1]})
         report(epoch, figures)
 
-    train_score = encoding.score(net.predict(X[train_rows]), _rows(table, train_rows))
-    print(_metrics("training", net.loss(X[train_rows], Y[train_rows]), train_score, encoding))
+    train_score = encoding.score(net.predict(X_train), train_table)
+    print(_metrics("training", net.loss(X_train, Y_train), train_score, encoding))
     if len(val_rows):
         print(_metrics("validation", val_loss[-1], val_score[-1], encoding))
     metadata = encoding.to_metadata()
@@ -225,7 +227,7 @@ def _predict(args: argparse.Namespace) -> int:
         encoding = Encoding.from_metadata(metadata)
         outputs = net.predict(encoding.inputs(table))
         names, rows = [encoding.target], [[v] for v in encoding.decode(outputs)]
-        if encoding.target in table.names:
+        if encoding.has_target(table):
             score = encoding.score(outputs, table)
             print(f"{args.data} has the target column {encoding.target!r}: "
                   + _score_text(score, encoding), file=sys.stderr)  # fmt: skip
