@@ -18,6 +18,14 @@ def run(*args):
     )
 
 
+def call(capsys, *args):
+    """Run the command line in this process (faster than a subprocess): status, out, err."""
+    capsys.readouterr()
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 def test_demo_reproduces_the_worked_example_and_learns():
     result = run("demo")
     assert result.returncode == 0, result.stderr
@@ -39,10 +47,11 @@ def test_console_script_is_installed():
     assert result.returncode == 0 and "demo" in result.stdout
 
 
-def test_unknown_command_fails_with_usage():
-    result = run("fly")
-    assert result.returncode == 2
-    assert "invalid choice" in result.stderr
+def test_unknown_command_fails_with_usage(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["fly"])
+    assert exit.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
 
 
 # -- train, predict, info on files the tests write ---------------------------
@@ -101,14 +110,14 @@ def test_predict_writes_labels_by_column_name(animals):
     assert np.mean(np.array(predicted) == labels) >= 0.9
 
 
-def test_predict_writes_to_standard_output(animals):
+def test_predict_writes_to_standard_output(animals, capsys):
     _, data, model, labels, _ = animals
-    result = run("predict", str(model), str(data))
-    assert result.returncode == 0, result.stderr
-    header, *predicted = result.stdout.split()
+    status, out, err = call(capsys, "predict", model, data)
+    assert status == 0, err
+    header, *predicted = out.split()
     assert header == "animal"
     accuracy = np.mean(np.array(predicted) == labels)
-    assert f"has the target column 'animal': accuracy {accuracy:.1%}" in result.stderr
+    assert f"has the target column 'animal': accuracy {accuracy:.1%}" in err
 
 
 def test_models_saved_from_python_predict_raw_outputs(tmp_path, capsys):
@@ -138,49 +147,47 @@ def test_info_describes_architecture_task_and_history(animals):
     assert curve.read_bytes()[:8] == PNG_MAGIC
 
 
-def test_info_json_holds_the_stored_metadata(animals):
+def test_info_json_holds_the_stored_metadata(animals, capsys):
     _, _, model, _, _ = animals
-    result = run("info", str(model), "--format", "json")
-    assert result.returncode == 0, result.stderr
-    header = json.loads(result.stdout)
+    status, out, err = call(capsys, "info", model, "--format", "json")
+    assert status == 0, err
+    header = json.loads(out)
     assert header["sizes"] == [2, 8, 2]
     assert header["metadata"]["classes"] == ["cat", "dog"]
     assert header["metadata"]["features"] == ["weight", "height"]
     assert len(header["history"]) == len(header["metadata"]["val_loss"]) == 15
 
 
-def test_train_regression_on_npz_and_predict(tmp_path):
+def test_train_regression_on_npz_and_predict(tmp_path, capsys):
     rng = np.random.default_rng(1)
     X = rng.uniform(-1, 1, size=(200, 3))
     y = 50 + 10 * X[:, 0] - 5 * X[:, 1] + 2 * X[:, 2]
     data = tmp_path / "linear.npz"
     np.savez(data, X=X, y=y)
     model = tmp_path / "linear.fbp"
-    result = run(
-        "train", str(data), "--layers", "8", "--activation", "tanh", "--epochs", "40",
-        "--lr", "0.05", "--out", str(model), "--quiet",
+    status, out, err = call(
+        capsys, "train", data, "--layers", "8", "--activation", "tanh", "--epochs", "40",
+        "--lr", "0.05", "--out", model, "--quiet",
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "task: regression of 'y'" in result.stdout
-    assert "R^2" in result.stdout and result.stderr == ""
-    result = run("predict", str(model), str(data))
-    assert result.returncode == 0, result.stderr
-    header, *values = result.stdout.split()
+    assert status == 0, err
+    assert "task: regression of 'y'" in out
+    assert "R^2" in out and err == ""
+    status, out, err = call(capsys, "predict", model, data)
+    assert status == 0, err
+    header, *values = out.split()
     predicted = np.array(values, dtype=float)
     assert header == "y"
     assert np.sqrt(np.mean((predicted - y) ** 2)) < 1.0  # y spans about 30 units
 
 
-def test_train_prints_plain_epoch_lines_without_tqdm(tmp_path):
+def test_train_prints_plain_epoch_lines_without_tqdm(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
     data = write_csv(tmp_path / "d.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0, 1]] * 10)
-    code = "import sys; sys.modules['tqdm'] = None\nfrom fastbp.cli import main\nsys.exit(main())"
-    result = subprocess.run(
-        [sys.executable, "-c", code, "train", str(data), "--target", "y", "--epochs", "3",
-         "--out", str(tmp_path / "m.fbp")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    lines = result.stderr.splitlines()
+    status, _, err = call(
+        capsys, "train", data, "--target", "y", "--epochs", "3", "--out", tmp_path / "m.fbp"
+    )
+    assert status == 0, err
+    lines = err.splitlines()
     assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert "loss" in lines[0] and "val_accuracy" in lines[0]
 
@@ -200,7 +207,7 @@ def test_trace_prints_the_worked_example():
     assert "total error after the update: 0.291027774" in out
 
 
-def test_trace_json_of_a_network_of_your_own(tmp_path):
+def test_trace_json_of_a_network_of_your_own(tmp_path, capsys):
     spec = {
         "weights": [[[2.0]]],
         "biases": [[0.5]],
@@ -210,9 +217,9 @@ def test_trace_json_of_a_network_of_your_own(tmp_path):
         "learning_rate": 0.1,
     }
     (tmp_path / "net.json").write_text(json.dumps(spec))
-    result = run("trace", "--weights", str(tmp_path / "net.json"), "--format", "json")
-    assert result.returncode == 0, result.stderr
-    record = json.loads(result.stdout)
+    status, out, err = call(capsys, "trace", "--weights", tmp_path / "net.json", "--format", "json")
+    assert status == 0, err
+    record = json.loads(out)
     (o1,) = record["neurons"]
     # out = 2 * 1 + 0.5 = 2.5; dE/dout = out - t = 1.5; identity: dout/dnet = 1
     assert (o1["net"], o1["out"], o1["dE_dout"], o1["dout_dnet"], o1["delta"]) == (

