@@ -19,3 +19,29 @@ def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_math_md_names_only_code_that_exists():
+    """Every function docs/math.md points at is defined in the file it names."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "docs" / "math.md").read_text(encoding="utf-8")
+    sources = {
+        "engine": (root / "src/fastbp/_engine.pyx").read_text()
+        + (root / "src/fastbp/_blas.pxd").read_text(),
+        "kernels": "".join(p.read_text() for p in (root / "csrc").iterdir()),
+        "python": (root / "src/fastbp/reference.py").read_text()
+        + (root / "src/fastbp/network.py").read_text(),
+    }
+    names = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)(?:\(\.\.\.\))?`", text))
+    kernels = {n for n in names if n.startswith("fbp_")}
+    assert {"fbp_bias_act", "fbp_mul_deriv", "fbp_output_delta", "fbp_colsum_axpby"} <= kernels
+    for name in kernels | {"bias_act", "mul_deriv", "sigmoid", "softmax_row", "safe_log"}:
+        assert name in names and re.search(rf"\b{name}\b", sources["kernels"]), name
+    for name in ("forward", "step", "train_epochs", "gradient_into", "loss_sum", "gemm"):
+        assert name in names and re.search(rf"\b{name}\b", sources["engine"]), name
+    for name in ("_forward", "_backprop", "_sample_loss", "_activate", "_derivative",
+                 "shuffle_order", "layer_views"):  # fmt: skip
+        assert name in text and re.search(rf"def {name}\b", sources["python"]), name
