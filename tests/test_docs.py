@@ -11,6 +11,8 @@ MODULES = [
     "fastbp.reference",
     "fastbp.tracing",
     "fastbp.plot",
+    "fastbp.cli",
+    "fastbp._tabular",
 ]
 
 

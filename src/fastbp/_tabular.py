@@ -22,7 +22,18 @@ MAX_AUTO_CLASSES = 20
 
 
 def detect_task(y: np.ndarray) -> tuple[str, str]:
-    """The task a target column suggests, and why."""
+    """The task a target column suggests, and why.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> detect_task(np.array(["cat", "dog", "cat"]))
+    ('classification', 'the target holds text labels')
+    >>> detect_task(np.array([0.0, 2.0, 1.0, 2.0]))
+    ('classification', 'the target holds 3 distinct whole numbers')
+    >>> detect_task(np.array([0.5, 2.25, 1.0]))
+    ('regression', 'the target holds numbers')
+    """
     if y.dtype.kind != "f":
         return "classification", "the target holds text labels"
     distinct = np.unique(y)

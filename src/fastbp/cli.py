@@ -228,9 +228,10 @@ def _predict(args: argparse.Namespace) -> int:
         outputs = net.predict(encoding.inputs(table))
         names, rows = [encoding.target], [[v] for v in encoding.decode(outputs)]
         if encoding.has_target(table):
-            score = encoding.score(outputs, table)
-            print(f"{args.data} has the target column {encoding.target!r}: "
-                  + _score_text(score, encoding), file=sys.stderr)  # fmt: skip
+            score = _score_text(encoding.score(outputs, table), encoding)
+            print(
+                f"{args.data} has the target column {encoding.target!r}: {score}", file=sys.stderr
+            )
     else:
         X = table.matrix(table.names)
         if X.shape[1] != net.n_inputs:
@@ -324,6 +325,8 @@ def _info(args: argparse.Namespace) -> int:
             )
         except ImportError as exc:
             raise CommandError(str(exc)) from None
+        except OSError as exc:
+            raise CommandError(f"could not write {args.plot}: {exc}") from None
         print(f"saved the learning curve to {args.plot}", file=sys.stderr)
     return 0
 
@@ -538,7 +541,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
+
+    Examples
+    --------
+    >>> from fastbp.cli import main
+    >>> main(["trace"])  # doctest: +ELLIPSIS
+    One back-propagation step of a 2-2-2 network (sigmoid, sigmoid, squared_error), ...
+    ...
+      w5      h1 -> o1          0.400000000    0.082167041    0.358916480
+    ...
+    total error after the update: 0.291027774
+    0
+    >>> main(["info", "no-such-model.fbp"])
+    1
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
