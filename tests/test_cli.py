@@ -242,6 +242,10 @@ def test_trace_json_of_a_network_of_your_own(tmp_path, capsys):
         (["train", "{tmp}/ok.csv", "--target", "nope"], "no column named 'nope'; the"),
         (["train", "{tmp}/ragged.csv", "--target", "y"], "line 3: 2 fields; the header has 3"),
         (["train", "{tmp}/text.csv", "--target", "y"], "column 'a' must hold numbers; on line 3"),
+        (["train", "{tmp}/binary.csv", "--target", "y"], "not a text CSV file"),
+        (["train", "{tmp}/empty.csv", "--target", "y"], "the file is empty"),
+        (["train", "{tmp}/text.csv", "--target", "a", "--task", "regression"],
+         "cannot be a regression target"),
         (["predict", "{tmp}/broken.fbp", "{tmp}/ok.csv"], "could not load the model"),
         (["info", "{tmp}/none.fbp"], "none.fbp: no such model file"),
         (["trace", "--weights", "{tmp}/ok.csv"], "not a readable JSON file"),
@@ -253,6 +257,8 @@ def test_errors_name_the_problem_and_exit_with_status_1(tmp_path, capsys, args, 
     write_csv(tmp_path / "ragged.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0]])
     write_csv(tmp_path / "text.csv", ["a", "b", "y"], [[0, 1, 0], ["x", 0, 1]])
     (tmp_path / "broken.fbp").write_bytes(b"not a model")
+    (tmp_path / "binary.csv").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    (tmp_path / "empty.csv").write_text("\n\n")
     assert main([a.format(tmp=tmp_path) for a in args]) == 1
     assert message in capsys.readouterr().err
 
