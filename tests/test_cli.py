@@ -180,8 +180,23 @@ def test_train_regression_on_npz_and_predict(tmp_path, capsys):
     assert np.sqrt(np.mean((predicted - y) ** 2)) < 1.0  # y spans about 30 units
 
 
-def test_train_prints_plain_epoch_lines_without_tqdm(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)
+def test_train_shows_a_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0, 1]] * 10)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    status, _, err = call(
+        capsys, "train", data, "--target", "y", "--epochs", "3", "--out", tmp_path / "m.fbp"
+    )
+    assert status == 0, err
+    assert "training: 100%" in err and "3/3" in err and "val_accuracy=" in err
+
+
+@pytest.mark.parametrize("tqdm", ["installed", "missing"])
+def test_train_prints_plain_epoch_lines_to_logs_or_without_tqdm(
+    tmp_path, capsys, monkeypatch, tqdm
+):
+    if tqdm == "missing":
+        monkeypatch.setitem(sys.modules, "tqdm", None)
     data = write_csv(tmp_path / "d.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0, 1]] * 10)
     status, _, err = call(
         capsys, "train", data, "--target", "y", "--epochs", "3", "--out", tmp_path / "m.fbp"

@@ -76,12 +76,18 @@ def _fraction(text: str) -> float:
 def _epochs(
     total: int, quiet: bool
 ) -> tuple[Iterable[int], Callable[[int, dict[str, float]], None]]:
-    """The epoch numbers to loop over and a reporter: a tqdm bar, or one line per epoch."""
+    """The epoch numbers to loop over and a reporter.
+
+    A tqdm bar when tqdm is installed and stderr is a terminal; otherwise one
+    line per epoch on stderr, which reads better in logs.
+    """
     if quiet:
         return range(1, total + 1), lambda epoch, figures: None
     try:
         from tqdm import tqdm
     except ImportError:
+        tqdm = None
+    if tqdm is None or not sys.stderr.isatty():
 
         def line(epoch: int, figures: dict[str, float]) -> None:
             shown = ", ".join(f"{name} {value:.4g}" for name, value in figures.items())
