@@ -47,3 +47,18 @@ def test_math_md_names_only_code_that_exists():
     for name in ("_forward", "_backprop", "_sample_loss", "_activate", "_derivative",
                  "shuffle_order", "layer_views"):  # fmt: skip
         assert name in text and re.search(rf"def {name}\b", sources["python"]), name
+
+
+def test_readme_trace_excerpt_is_what_fastbp_trace_prints(capsys):
+    from pathlib import Path
+
+    from fastbp.cli import main
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    excerpt = readme.split("$ fastbp trace\n")[1].split("```")[0]
+    assert main(["trace"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    shown = [line for line in excerpt.splitlines() if line.strip() not in ("", "...")]
+    assert len(shown) >= 10
+    for line in shown:
+        assert line in printed
