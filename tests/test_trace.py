@@ -123,3 +123,17 @@ def test_trace_takes_one_sample_only():
 def test_unknown_names_are_reported(step):
     with pytest.raises(KeyError, match="no weight called 'w9'"):
         step.weight("w9")
+
+
+def test_float32_network_traces_in_float32_close_to_float64():
+    from fastbp.demo import WORKED_BIASES, WORKED_WEIGHTS
+
+    net = fb.Network([2, 2, 2], weights=WORKED_WEIGHTS, biases=WORKED_BIASES, dtype="float32")
+    step = fb.trace(net, WORKED_X[0], WORKED_T[0], learning_rate=0.5, train_biases=False)
+    assert step.weight("w5").gradient == pytest.approx(0.082167041, abs=1e-7)
+    assert step.neuron("h1").dout_dnet == pytest.approx(0.241300709, abs=1e-7)
+
+
+def test_wrong_sample_width_is_reported():
+    with pytest.raises(ValueError, match="the network expects 2"):
+        fb.trace(worked_network(), [0.05, 0.1, 0.2], WORKED_T[0])
