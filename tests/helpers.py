@@ -52,3 +52,16 @@ def twins(sizes, hidden, output, loss, seed, dtype="float64"):
         biases=net.biases,
     )
     return net, ref
+
+
+def float32_twin(net):
+    """A float32 copy of a float64 network, same architecture and parameters."""
+    return fb.Network(
+        net.sizes,
+        activation=net.activation,
+        output_activation=net.output_activation,
+        loss=net.loss_name,
+        dtype="float32",
+        weights=net.weights,
+        biases=net.biases,
+    )

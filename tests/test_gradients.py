@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import PAIRS, problem, twins
+from helpers import PAIRS, float32_twin, problem, twins
 
 import fastbp as fb
 
@@ -48,15 +48,7 @@ def test_check_gradients_below_1e6_for_every_pair(hidden, output, loss):
 def test_check_gradients_float32_within_float32_tolerance(hidden, output, loss):
     sizes = [4, 3, 3]
     net, _ = twins(sizes, hidden, output, loss, seed=1)
-    net32 = fb.Network(
-        sizes,
-        activation=hidden,
-        output_activation=output,
-        loss=loss,
-        dtype="float32",
-        weights=net.weights,
-        biases=net.biases,
-    )
+    net32 = float32_twin(net)
     X, Y = problem(sizes, output, loss, n=5, seed=2)
     assert fb.check_gradients(net32, X, Y) < 5e-2
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import PAIRS, problem, twins
+from helpers import PAIRS, float32_twin, problem, twins
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -107,15 +107,7 @@ def test_property_float32_agrees_with_float64(sizes, pair, batch_size, seed):
     if output == "softmax" and sizes[-1] < 2:
         sizes = [*sizes[:-1], 2]
     net64, _ = twins(sizes, hidden, output, loss, seed=seed)
-    net32 = fb.Network(
-        sizes,
-        activation=hidden,
-        output_activation=output,
-        loss=loss,
-        dtype="float32",
-        weights=net64.weights,
-        biases=net64.biases,
-    )
+    net32 = float32_twin(net64)
     X, Y = problem(sizes, output, loss, n=8, seed=seed)
     kw = dict(epochs=3, batch_size=batch_size, learning_rate=0.05, seed=seed)
     h64, h32 = net64.train(X, Y, **kw), net32.train(X, Y, **kw)

@@ -143,33 +143,21 @@ def run(out: TextIO) -> dict[str, float]:
     results["digits_accuracy"] = accuracy
 
     few = train[:200]
-    init = Network(
-        [64, 32, 10], activation="tanh", output_activation="softmax", loss="cross_entropy", seed=0
+    architecture: dict[str, Any] = dict(
+        activation="tanh", output_activation="softmax", loss="cross_entropy"
     )
-    kwargs: dict[str, Any] = dict(epochs=1, batch_size=16, learning_rate=0.1, seed=0)
+    init = Network([64, 32, 10], seed=0, **architecture)
 
-    def fast_digits() -> None:
-        copy = Network(
-            [64, 32, 10],
-            activation="tanh",
-            output_activation="softmax",
-            loss="cross_entropy",
-            weights=init.weights,
-            biases=init.biases,
-        )
-        copy.train(X[few], onehot[few], **kwargs)
+    def one_epoch(cls: Callable[..., Any]) -> Callable[[], object]:
+        def run() -> object:
+            copy = cls([64, 32, 10], weights=init.weights, biases=init.biases, **architecture)
+            return copy.train(
+                X[few], onehot[few], epochs=1, batch_size=16, learning_rate=0.1, seed=0
+            )
 
-    def slow_digits() -> None:
-        copy = reference.Network(
-            [64, 32, 10],
-            activation="tanh",
-            output_activation="softmax",
-            loss="cross_entropy",
-            weights=init.weights,
-            biases=init.biases,
-        )
-        copy.train(X[few], onehot[few], **kwargs)
+        return run
 
+    fast_digits, slow_digits = one_epoch(Network), one_epoch(reference.Network)
     fast, slow = _best_time(fast_digits), _best_time(slow_digits, repeat=1)
     say(
         f"   one epoch over 200 samples: fastbp {fast * 1e3:.2f} ms, reference "
