@@ -67,6 +67,7 @@ static int fbp_isa = FBP_ISA_BASE;
 #define VNAME_BASE(f) f##_d_base
 #define NAME(f) f##_d
 #define LOG log
+#define SQRT sqrt
 #define TINY DBL_MIN
 #include "fastbp_kernels_impl.h"
 #undef REAL
@@ -82,6 +83,7 @@ static int fbp_isa = FBP_ISA_BASE;
 #undef VNAME_AVX512
 #undef NAME
 #undef LOG
+#undef SQRT
 #undef TINY
 
 /* -- float --------------------------------------------------------------- */
@@ -126,6 +128,7 @@ static int fbp_isa = FBP_ISA_BASE;
 #define VNAME_BASE(f) f##_s_base
 #define NAME(f) f##_s
 #define LOG logf
+#define SQRT sqrtf
 #define TINY FLT_MIN
 #include "fastbp_kernels_impl.h"
 

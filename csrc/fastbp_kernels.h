@@ -83,4 +83,39 @@ void fbp_gather_rows_s(float *dst, const float *src, const int64_t *idx,
    both engines visit samples in the same order for the same seed. */
 void fbp_shuffle(int64_t *order, ptrdiff_t n, uint64_t *state);
 
+/* -- optimisers: one pass over the flat parameter buffer p and its gradient g
+   (the batch's mean gradient), with state buffers laid out like p. */
+
+/* g += c w over n weights; returns sum w^2 (the L2 penalty is alpha/2 sum w^2). */
+double fbp_add_l2_d(double *g, const double *w, ptrdiff_t n, double c);
+double fbp_add_l2_s(float *g, const float *w, ptrdiff_t n, float c);
+
+/* Plain gradient descent: p -= lr g. */
+void fbp_sgd_d(double *p, const double *g, ptrdiff_t n, double lr);
+void fbp_sgd_s(float *p, const float *g, ptrdiff_t n, float lr);
+
+/* Momentum: v = mu v - lr g, then p += v, or with Nesterov p += mu v - lr g. */
+void fbp_momentum_d(double *p, const double *g, double *v, ptrdiff_t n, double lr, double mu,
+                    int nesterov);
+void fbp_momentum_s(float *p, const float *g, float *v, ptrdiff_t n, float lr, float mu,
+                    int nesterov);
+
+/* Adam with the bias correction folded into lr_t = lr sqrt(1 - b2^t) / (1 - b1^t). */
+void fbp_adam_d(double *p, const double *g, double *m, double *v, ptrdiff_t n, double lr_t,
+                double beta_1, double beta_2, double eps);
+void fbp_adam_s(float *p, const float *g, float *m, float *v, ptrdiff_t n, float lr_t,
+                float beta_1, float beta_2, float eps);
+
+/* iRprop- (Igel & Huesken 2000), the default of FANN: a per-parameter step that grows
+   by FBP_RPROP_INCREASE while the gradient keeps its sign and shrinks by
+   FBP_RPROP_DECREASE when it flips (that step is then skipped), within
+   [FBP_RPROP_STEP_MIN, FBP_RPROP_STEP_MAX]; the parameter moves by the step against
+   the gradient's sign.  Meant for full-batch gradients. */
+#define FBP_RPROP_INCREASE 1.2
+#define FBP_RPROP_DECREASE 0.5
+#define FBP_RPROP_STEP_MIN 1e-6
+#define FBP_RPROP_STEP_MAX 50.0
+void fbp_irprop_minus_d(double *p, const double *g, double *step, double *g_prev, ptrdiff_t n);
+void fbp_irprop_minus_s(float *p, const float *g, float *step, float *g_prev, ptrdiff_t n);
+
 #endif

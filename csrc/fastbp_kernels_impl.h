@@ -5,6 +5,7 @@
  *   NAME(f)     the function name with its type suffix
  *   VNAME_BASE(f), VNAME_AVX2(f), VNAME_AVX512(f)   the builds of fastbp_vector.h
  *   LOG         the natural logarithm of that type (cross-entropy only)
+ *   SQRT        the square root of that type (Adam)
  *   TINY        the smallest positive normal value (the floor of the safe log)
  */
 
@@ -115,3 +116,63 @@ void NAME(fbp_gather_rows)(REAL *dst, const REAL *src, const int64_t *idx,
     }
 }
 
+/* -- optimisers over the flat parameter buffer -------------------------------
+   g is the gradient of the batch's mean loss, laid out like p. */
+
+double NAME(fbp_add_l2)(REAL *g, const REAL *w, ptrdiff_t n, REAL c)
+{
+    double sq = 0.0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        g[i] += c * w[i];
+        sq += (double)w[i] * (double)w[i];
+    }
+    return sq;
+}
+
+void NAME(fbp_sgd)(REAL *p, const REAL *g, ptrdiff_t n, REAL lr)
+{
+    for (ptrdiff_t i = 0; i < n; i++) p[i] -= lr * g[i];
+}
+
+void NAME(fbp_momentum)(REAL *p, const REAL *g, REAL *v, ptrdiff_t n, REAL lr, REAL mu,
+                        int nesterov)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        /* v <- mu v - lr g;  p <- p + v, or p + mu v - lr g (Nesterov) */
+        v[i] = mu * v[i] - lr * g[i];
+        p[i] += nesterov ? mu * v[i] - lr * g[i] : v[i];
+    }
+}
+
+void NAME(fbp_adam)(REAL *p, const REAL *g, REAL *m, REAL *v, ptrdiff_t n, REAL lr_t,
+                    REAL beta_1, REAL beta_2, REAL eps)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        /* m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  p <- p - lr_t m / (sqrt v + eps) */
+        m[i] = beta_1 * m[i] + ((REAL)1 - beta_1) * g[i];
+        v[i] = beta_2 * v[i] + ((REAL)1 - beta_2) * g[i] * g[i];
+        p[i] -= lr_t * m[i] / (SQRT(v[i]) + eps);
+    }
+}
+
+void NAME(fbp_irprop_minus)(REAL *p, const REAL *g, REAL *step, REAL *g_prev, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        REAL gi = g[i];
+        REAL s = gi * g_prev[i];
+        if (s > 0) {
+            REAL up = step[i] * (REAL)FBP_RPROP_INCREASE;
+            step[i] = up < (REAL)FBP_RPROP_STEP_MAX ? up : (REAL)FBP_RPROP_STEP_MAX;
+        } else if (s < 0) {
+            REAL down = step[i] * (REAL)FBP_RPROP_DECREASE;
+            step[i] = down > (REAL)FBP_RPROP_STEP_MIN ? down : (REAL)FBP_RPROP_STEP_MIN;
+            gi = 0; /* iRprop-: forget a gradient whose sign flipped, skip this step */
+        }
+        if (gi > 0) {
+            p[i] -= step[i];
+        } else if (gi < 0) {
+            p[i] += step[i];
+        }
+        g_prev[i] = gi;
+    }
+}

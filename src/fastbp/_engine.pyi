@@ -9,6 +9,9 @@ INSTRUCTION_SET: str
 
 def use_instruction_set(name: str = ...) -> str: ...
 
+OPTIMIZER_CODES: dict[str, int]
+OPTIMIZER_STATE: dict[int, int]
+
 class Layout:
     n_params: int
     n_units: int
@@ -47,7 +50,20 @@ def train_epochs(
     losses: np.ndarray,
     learning_rate: float,
     train_biases: bool,
-) -> tuple[int, int]: ...
+    optimizer: int = 0,
+    l2: float = 0.0,
+    mu: float = 0.0,
+    nesterov: bool = False,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-8,
+    t: int = 0,
+    grad: np.ndarray | None = None,
+    opt_state: np.ndarray | None = None,
+    sw: np.ndarray | None = None,
+    wb: np.ndarray | None = None,
+    epoch0: int = 0,
+) -> tuple[int, int, int]: ...
 def all_finite(X: np.ndarray) -> bool: ...
 def gemm_check(
     trans_a: bool,

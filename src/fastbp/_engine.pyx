@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False
-"""The typed core of fastbp: forward pass, back-propagation and SGD updates.
+"""The typed core of fastbp: forward pass, back-propagation and optimiser updates.
 
 Design:
 
@@ -15,6 +15,13 @@ Design:
    they are handed are large enough (a guard against misuse of this private
    module; the public validation lives in network.py), build the ``Net`` and run
    the whole call -- a full epoch for ``train_epoch`` -- inside ``with nogil``.
+4. Training has two paths.  Plain SGD without an L2 penalty or sample weights
+   fuses the update into the backward GEMM (``step`` writes into the
+   parameters).  Every other optimiser has ``step`` write the batch's mean
+   gradient into a buffer, adds the L2 term to the weights' part of it and
+   then applies one optimiser kernel (csrc/) over the flat buffer, with its
+   state (velocity, Adam moments, Rprop steps) in buffers laid out like the
+   parameters.  Either way a whole epoch runs without the GIL or allocation.
 
 Layout.  The parameters of all layers live in one flat buffer: for each layer
 l, W(l) (n_in x n_out, row-major) followed by b(l) (n_out).  Work buffers hold,
@@ -22,9 +29,9 @@ for a capacity of ``cap`` rows, every layer's activations (and, for training,
 deltas) one after the other: layer l starts at ``cap * unit_off[l]``.
 """
 from cython cimport floating
-from libc.math cimport isfinite
+from libc.math cimport isfinite, pow, sqrt
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
 
 import numpy as np
@@ -36,9 +43,9 @@ cnp.import_array()
 from fastbp._blas cimport gemm
 from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
-    FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, all_finite as _all_finite, bias_act,
-    colsum_axpby, fbp_init, fbp_shuffle,
-    gather_rows, mul_deriv, output_delta,
+    FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
+    bias_act, colsum_axpby, fbp_init, fbp_shuffle, gather_rows, irprop_minus, momentum,
+    mul_deriv, output_delta, sgd,
 )
 
 # The codes of csrc/fastbp_kernels.h, for fastbp.activations to check against.
@@ -60,6 +67,16 @@ def use_instruction_set(str name="avx512"):
 
 
 INSTRUCTION_SET = use_instruction_set()
+
+# Optimisers of train_epochs, and how many parameter-sized state buffers each keeps.
+cdef enum:
+    OPT_SGD = 0
+    OPT_MOMENTUM = 1
+    OPT_ADAM = 2
+    OPT_RPROP = 3
+OPTIMIZER_CODES = {"sgd": OPT_SGD, "momentum": OPT_MOMENTUM, "adam": OPT_ADAM,
+                   "rprop": OPT_RPROP}
+OPTIMIZER_STATE = {OPT_SGD: 0, OPT_MOMENTUM: 1, OPT_ADAM: 2, OPT_RPROP: 2}
 
 # Work, in (rows x parameters) of a batch, between two checks for a pending
 # signal such as Ctrl-C; about a millisecond of arithmetic.
@@ -210,18 +227,35 @@ cdef bint _predict(const Net *net, const floating *params, const floating *X, Py
     return True
 
 
+cdef double weighted_output_delta(const floating *o, const floating *t, floating *delta,
+                                  Py_ssize_t rows, Py_ssize_t cols, int act, int loss,
+                                  const floating *sw) noexcept nogil:
+    """``output_delta`` with each sample's loss and delta scaled by its weight."""
+    cdef double total = 0.0
+    cdef Py_ssize_t r, j
+    cdef floating *d
+    for r in range(rows):
+        total += sw[r] * output_delta(o + r * cols, t + r * cols, delta + r * cols, 1, cols,
+                                      act, loss)
+        d = delta + r * cols
+        for j in range(cols):
+            d[j] *= sw[r]
+    return total
+
+
 cdef double step(const Net *net, floating *params, const floating *x, const floating *y,
                  Py_ssize_t rows, Py_ssize_t cap, floating *acts, floating *deltas,
                  floating *target, floating alpha, floating beta,
-                 bint with_biases) noexcept nogil:
+                 bint with_biases, const floating *sw) noexcept nogil:
     """One forward and backward pass over ``rows`` samples.
 
     For every layer, ``target`` (laid out like the parameters) becomes
     ``beta * target + alpha * dE/dW`` where dE/dW is the *sum* over the rows.
     With target = params, beta = 1 and alpha = -learning_rate / rows this is
     an SGD update; with a separate gradient buffer it accumulates a gradient.
-    Returns the summed per-sample loss; if that is not finite nothing is
-    written to ``target``.
+    With sample weights ``sw`` (NULL: all 1) each sample's loss and delta are
+    scaled by its weight.  Returns the summed (weighted) per-sample loss; if
+    that is not finite nothing is written to ``target``.
     """
     cdef int l, L = net.n_layers
     cdef Py_ssize_t n_in, n_out
@@ -231,9 +265,15 @@ cdef double step(const Net *net, floating *params, const floating *x, const floa
     forward(net, params, x, rows, cap, acts, <floating *>NULL)
     n_out = net.sizes[L]
     # delta(L) = dE/dz(L): (o - t) f'(z) for squared error, o - t for cross-entropy
-    cdef double loss = output_delta(acts + cap * net.unit_off[L - 1], y,
-                                    deltas + cap * net.unit_off[L - 1],
-                                    rows, n_out, net.act[L - 1], net.loss)
+    cdef double loss
+    if sw == NULL:
+        loss = output_delta(acts + cap * net.unit_off[L - 1], y,
+                            deltas + cap * net.unit_off[L - 1],
+                            rows, n_out, net.act[L - 1], net.loss)
+    else:
+        loss = weighted_output_delta(acts + cap * net.unit_off[L - 1], y,
+                                     deltas + cap * net.unit_off[L - 1],
+                                     rows, n_out, net.act[L - 1], net.loss, sw)
     if not isfinite(loss):
         return loss
     for l in range(L - 1, -1, -1):
@@ -314,46 +354,87 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
             rows = min(cap, n - i)
             total += step(&net, &params[0], &X[i, 0], &Y[i, 0], rows, cap, &acts[0],
                           &deltas[0], &grad[0], alpha, <floating>(0.0 if i == 0 else 1.0),
-                          True)
+                          True, <floating *>NULL)
             i += rows
     return total
+
+
+cdef void update(int optimizer, floating *params, floating *grad,
+                 floating *opt_state, Py_ssize_t n_params, floating lr, floating mu,
+                 bint nesterov, floating lr_t, floating beta_1, floating beta_2,
+                 floating eps) noexcept nogil:
+    """Apply one optimiser step to the whole flat buffer from the gradient ``grad``."""
+    if optimizer == OPT_MOMENTUM:
+        momentum(params, grad, opt_state, n_params, lr, mu, nesterov)
+    elif optimizer == OPT_ADAM:
+        adam(params, grad, opt_state, opt_state + n_params, n_params, lr_t, beta_1, beta_2, eps)
+    elif optimizer == OPT_RPROP:
+        irprop_minus(params, grad, opt_state, opt_state + n_params, n_params)
+    else:
+        sgd(params, grad, n_params, lr)
 
 
 def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                  const floating[:, ::1] Y, int64_t[::1] order, bint shuffle,
                  uint64_t state, Py_ssize_t batch, floating[::1] acts, floating[::1] deltas,
                  floating[::1] xb, floating[::1] yb, floating[::1] backup,
-                 double[::1] losses, double learning_rate, bint train_biases):
-    """Train ``len(losses)`` epochs of mini-batch SGD in place, without the GIL.
+                 double[::1] losses, double learning_rate, bint train_biases,
+                 int optimizer=OPT_SGD, double l2=0.0, double mu=0.0, bint nesterov=False,
+                 double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
+                 int64_t t=0, floating[::1] grad=None, floating[::1] opt_state=None,
+                 const floating[::1] sw=None, floating[::1] wb=None, Py_ssize_t epoch0=0):
+    """Train ``len(losses)`` epochs of mini-batch gradient descent in place, without the GIL.
 
     With ``shuffle`` the sample order is reshuffled (from ``state``) before
-    each epoch and each batch is gathered into ``xb``/``yb``; otherwise batches
-    are read from X and Y where they lie.  ``losses[e]`` receives the summed
-    per-sample loss of epoch e.
+    each epoch and each batch is gathered into ``xb``/``yb`` (and the sample
+    weights ``sw`` into ``wb``); otherwise batches are read where they lie.
+    ``losses[e]`` receives the summed (weighted) per-sample loss of epoch e,
+    plus ``l2 / 2 * sum W^2`` for each batch when ``l2 > 0``.
 
-    Returns ``(epochs_done, state)``.  ``epochs_done`` falls short of
+    The update is plain SGD fused into the backward pass unless an optimiser,
+    an L2 penalty or sample weights ask for the gradient path: the batch's
+    mean gradient (divided by the batch's weight sum) goes to ``grad``, the
+    weights' part gains ``l2 / weight_sum * W``, and ``optimizer`` applies it
+    with its state in ``opt_state`` (1 or 2 parameter-sized buffers, see
+    OPTIMIZER_STATE).  ``t`` counts the updates made so far (Adam's time step).
+
+    Returns ``(epochs_done, state, t)``.  ``epochs_done`` falls short of
     ``len(losses)`` only when a batch's loss was not finite.  That batch makes
     no update, and the parameters that produced it are replaced by the last
     ones that gave a finite loss on a whole batch: those at the start of this
     epoch, or of the one before when it failed on its first batch.  ``backup``
-    holds those two copies.  A pending signal (Ctrl-C) raises between batches,
-    leaving the parameters of the last full update.
+    holds those two copies, for epochs numbered from ``epoch0`` (a caller that
+    trains one epoch per call passes its epoch count).  A pending signal
+    (Ctrl-C) raises between batches, leaving the parameters of the last full
+    update.
     """
-    cdef Py_ssize_t n = X.shape[0], n_params = layout.n_params, i, rows, work = 0
-    cdef Py_ssize_t epoch, done = 0, n_epochs = losses.shape[0]
-    cdef double total, loss = 0.0
+    cdef Py_ssize_t n = X.shape[0], n_params = layout.n_params, i, r, rows, work = 0
+    cdef Py_ssize_t epoch, e, done = 0, n_epochs = losses.shape[0], l, n_w
+    cdef double total, loss = 0.0, wsum, sq
     _need(params.shape[0], n_params, "params")
     _need(backup.shape[0], 2 * n_params, "the backup buffer")
     if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
         raise ValueError("X or Y does not match the layout")
     if n == 0 or batch < 1:
         raise ValueError("an epoch needs at least one sample and a batch size >= 1")
+    if optimizer not in OPTIMIZER_STATE or epoch0 < 0 or t < 0:
+        raise ValueError("unknown optimizer code, or a negative epoch0 or t")
     _need(acts.shape[0], batch * layout.n_units, "the activation buffer")
     _need(deltas.shape[0], batch * layout.n_units, "the delta buffer")
+    cdef bint weighted = sw is not None
+    cdef bint fused = optimizer == OPT_SGD and l2 == 0.0 and not weighted
+    if not fused:
+        _need(0 if grad is None else grad.shape[0], n_params, "the gradient buffer")
+        _need(0 if opt_state is None else opt_state.shape[0],
+              OPTIMIZER_STATE[optimizer] * n_params, "the optimizer state")
+    if weighted:
+        _need(sw.shape[0], n, "the sample weights")
     if shuffle:
         _need(order.shape[0], n, "the order buffer")
         _need(xb.shape[0], batch * layout.n_in, "the input batch buffer")
         _need(yb.shape[0], batch * layout.n_out, "the target batch buffer")
+        if weighted:
+            _need(0 if wb is None else wb.shape[0], batch, "the weight batch buffer")
         for i in range(n):
             if order[i] < 0 or order[i] >= n:
                 raise ValueError("the order buffer must hold a permutation of the samples")
@@ -361,9 +442,14 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef floating lr = <floating>learning_rate
     cdef const floating *x
     cdef const floating *y
+    cdef const floating *w = NULL
+    cdef floating *g = NULL if fused else &grad[0]
+    cdef floating *s = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
+    cdef floating lr_t = 0
     with nogil:
         for epoch in range(n_epochs):
-            memcpy(&backup[(epoch % 2) * n_params], &params[0], n_params * sizeof(floating))
+            e = epoch0 + epoch
+            memcpy(&backup[(e % 2) * n_params], &params[0], n_params * sizeof(floating))
             if shuffle:
                 fbp_shuffle(&order[0], n, &state)
             total = 0.0
@@ -375,13 +461,51 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                     gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
                     x = &xb[0]
                     y = &yb[0]
+                    if weighted:
+                        gather_rows(&wb[0], &sw[0], &order[i], rows, 1)
+                        w = &wb[0]
                 else:
                     x = &X[i, 0]
                     y = &Y[i, 0]
-                loss = step(&net, &params[0], x, y, rows, batch, &acts[0], &deltas[0],
-                            &params[0], -lr / rows, <floating>1.0, train_biases)
+                    if weighted:
+                        w = &sw[i]
+                if fused:
+                    loss = step(&net, &params[0], x, y, rows, batch, &acts[0], &deltas[0],
+                                &params[0], -lr / rows, <floating>1.0, train_biases,
+                                <floating *>NULL)
+                else:
+                    wsum = rows
+                    if weighted:
+                        wsum = 0.0
+                        for r in range(rows):
+                            wsum += w[r]
+                        if wsum == 0.0:  # a batch of zero weight teaches nothing
+                            i += rows
+                            continue
+                    # grad = mean gradient of the batch's (weighted) loss
+                    loss = step(&net, &params[0], x, y, rows, batch, &acts[0], &deltas[0],
+                                g, <floating>(1.0 / wsum), <floating>0.0, True, w)
+                    if l2 > 0.0 and isfinite(loss):
+                        # grad(W) += l2 / wsum * W; the loss gains l2 / 2 * sum W^2
+                        sq = 0.0
+                        for l in range(net.n_layers):
+                            n_w = net.sizes[l] * net.sizes[l + 1]
+                            sq += add_l2(g + net.w_off[l], &params[0] + net.w_off[l], n_w,
+                                         <floating>(l2 / wsum))
+                        loss += 0.5 * l2 * sq
+                    if not train_biases:
+                        for l in range(net.n_layers):
+                            memset(g + net.b_off[l], 0, net.sizes[l + 1] * sizeof(floating))
                 if not isfinite(loss):
                     break
+                if not fused:
+                    t += 1
+                    if optimizer == OPT_ADAM:
+                        lr_t = <floating>(learning_rate * sqrt(1.0 - pow(beta_2, <double>t))
+                                          / (1.0 - pow(beta_1, <double>t)))
+                    update(optimizer, &params[0], g, s, n_params, lr, <floating>mu,
+                           nesterov, lr_t, <floating>beta_1, <floating>beta_2,
+                           <floating>epsilon)
                 total += loss
                 i += rows
                 work += rows * n_params
@@ -391,15 +515,15 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                         PyErr_CheckSignals()
             if not isfinite(loss):
                 if i > 0:
-                    memcpy(&params[0], &backup[(epoch % 2) * n_params],
+                    memcpy(&params[0], &backup[(e % 2) * n_params],
                            n_params * sizeof(floating))
-                elif epoch > 0:
-                    memcpy(&params[0], &backup[((epoch - 1) % 2) * n_params],
+                elif e > 0:
+                    memcpy(&params[0], &backup[((e - 1) % 2) * n_params],
                            n_params * sizeof(floating))
                 break
             losses[epoch] = total
             done += 1
-    return done, state
+    return done, state, t
 
 
 def all_finite(const floating[:, ::1] X):

@@ -36,6 +36,27 @@ cdef extern from "fastbp_kernels.h" nogil:
                            Py_ssize_t count, Py_ssize_t cols)
     void fbp_shuffle(int64_t *order, Py_ssize_t n, uint64_t *state)
 
+    double FBP_RPROP_INCREASE
+    double FBP_RPROP_DECREASE
+    double FBP_RPROP_STEP_MIN
+    double FBP_RPROP_STEP_MAX
+    double fbp_add_l2_d(double *g, const double *w, Py_ssize_t n, double c)
+    double fbp_add_l2_s(float *g, const float *w, Py_ssize_t n, float c)
+    void fbp_sgd_d(double *p, const double *g, Py_ssize_t n, double lr)
+    void fbp_sgd_s(float *p, const float *g, Py_ssize_t n, float lr)
+    void fbp_momentum_d(double *p, const double *g, double *v, Py_ssize_t n, double lr,
+                        double mu, int nesterov)
+    void fbp_momentum_s(float *p, const float *g, float *v, Py_ssize_t n, float lr,
+                        float mu, int nesterov)
+    void fbp_adam_d(double *p, const double *g, double *m, double *v, Py_ssize_t n,
+                    double lr_t, double beta_1, double beta_2, double eps)
+    void fbp_adam_s(float *p, const float *g, float *m, float *v, Py_ssize_t n,
+                    float lr_t, float beta_1, float beta_2, float eps)
+    void fbp_irprop_minus_d(double *p, const double *g, double *step, double *g_prev,
+                            Py_ssize_t n)
+    void fbp_irprop_minus_s(float *p, const float *g, float *step, float *g_prev,
+                            Py_ssize_t n)
+
 
 cdef inline void bias_act(floating *z, const floating *b, Py_ssize_t rows, Py_ssize_t cols,
                           int act) noexcept nogil:
@@ -83,3 +104,44 @@ cdef inline bint all_finite(const floating *x, Py_ssize_t n) noexcept nogil:
         return fbp_all_finite_d(x, n)
     else:
         return fbp_all_finite_s(x, n)
+
+
+cdef inline double add_l2(floating *g, const floating *w, Py_ssize_t n,
+                          floating c) noexcept nogil:
+    if floating is double:
+        return fbp_add_l2_d(g, w, n, c)
+    else:
+        return fbp_add_l2_s(g, w, n, c)
+
+
+cdef inline void sgd(floating *p, const floating *g, Py_ssize_t n,
+                     floating lr) noexcept nogil:
+    if floating is double:
+        fbp_sgd_d(p, g, n, lr)
+    else:
+        fbp_sgd_s(p, g, n, lr)
+
+
+cdef inline void momentum(floating *p, const floating *g, floating *v, Py_ssize_t n,
+                          floating lr, floating mu, int nesterov) noexcept nogil:
+    if floating is double:
+        fbp_momentum_d(p, g, v, n, lr, mu, nesterov)
+    else:
+        fbp_momentum_s(p, g, v, n, lr, mu, nesterov)
+
+
+cdef inline void adam(floating *p, const floating *g, floating *m, floating *v, Py_ssize_t n,
+                      floating lr_t, floating beta_1, floating beta_2,
+                      floating eps) noexcept nogil:
+    if floating is double:
+        fbp_adam_d(p, g, m, v, n, lr_t, beta_1, beta_2, eps)
+    else:
+        fbp_adam_s(p, g, m, v, n, lr_t, beta_1, beta_2, eps)
+
+
+cdef inline void irprop_minus(floating *p, const floating *g, floating *step,
+                              floating *g_prev, Py_ssize_t n) noexcept nogil:
+    if floating is double:
+        fbp_irprop_minus_d(p, g, step, g_prev, n)
+    else:
+        fbp_irprop_minus_s(p, g, step, g_prev, n)

@@ -154,3 +154,71 @@ def check_targets(Y: np.ndarray, output_activation: str, loss: str) -> None:
                 "with a softmax output every target row must sum to 1 (a one-hot or "
                 f"probability vector); row {bad[0]} sums to {sums[bad[0]]}"
             )
+
+
+OPTIMIZERS = ("sgd", "adam", "rprop")
+SCHEDULES = ("constant", "invscaling", "adaptive")
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_real(
+    value: Any,
+    name: str,
+    low: float,
+    high: float = np.inf,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """A real number within [low, high] (either end open when asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    value = float(value)
+    bad_low = value <= low if open_low else value < low
+    bad_high = value >= high if open_high else value > high
+    if not np.isfinite(value) or bad_low or bad_high:
+        interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+        raise ValueError(f"{name} must be a finite number in {interval}; got {value}")
+    return value
+
+
+def check_nonnegative(value: Any, name: str) -> float:
+    """A finite number >= 0."""
+    return check_real(value, name, 0.0)
+
+
+def check_optimizer(
+    optimizer: Any, momentum: Any, nesterov: Any, beta_1: Any, beta_2: Any, epsilon: Any
+) -> str:
+    """The engine's optimiser for these settings: sgd, momentum, adam or rprop."""
+    check_choice(optimizer, "optimizer", OPTIMIZERS)
+    momentum = check_real(momentum, "momentum", 0.0, 1.0)
+    check_real(beta_1, "beta_1", 0.0, 1.0, open_high=True)
+    check_real(beta_2, "beta_2", 0.0, 1.0, open_high=True)
+    check_real(epsilon, "epsilon", 0.0, open_low=True)
+    if not isinstance(nesterov, (bool, np.bool_)):
+        raise TypeError(f"nesterov must be True or False; got {nesterov!r}")
+    if optimizer == "sgd" and momentum > 0:
+        return "momentum"
+    return str(optimizer)
+
+
+def check_sample_weight(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray:
+    """Sample weights as a C-contiguous 1-D array of ``dtype``: n finite values >= 0."""
+    try:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("sample_weight must be an array of numbers") from None
+    if sw.shape != (n,):
+        raise ValueError(f"sample_weight has shape {sw.shape}; expected ({n},), one per sample")
+    if not np.isfinite(sw).all() or (sw < 0).any():
+        raise ValueError("sample_weight must hold finite values >= 0")
+    if sw.sum() <= 0:
+        raise ValueError("sample_weight sums to 0; at least one sample needs a positive weight")
+    return np.ascontiguousarray(sw, dtype=dtype)

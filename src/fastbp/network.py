@@ -8,16 +8,24 @@ and hands whole epochs to :mod:`fastbp._engine`.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from fastbp import _engine
+from fastbp._progress import progress_bar
 from fastbp._validation import (
+    SCHEDULES,
     as_matrix,
+    check_choice,
     check_dtype,
     check_int,
     check_learning_rate,
+    check_nonnegative,
+    check_optimizer,
+    check_sample_weight,
     check_seed,
     check_sizes,
     check_targets,
@@ -28,6 +36,11 @@ from fastbp.activations import ACTIVATIONS, LOSSES, RELU_FAMILY, check_names
 # Rows that predict, loss and gradients push through the engine at a time, so
 # their work buffers stay small whatever the number of samples.
 CHUNK_ROWS = 1024
+
+# Rprop's initial step size (FANN's rprop_delta_zero).
+RPROP_STEP_INIT = 0.1
+# The adaptive schedule stops instead of dividing a learning rate this small.
+ADAPTIVE_MIN_RATE = 1e-6
 
 
 class DivergenceError(FloatingPointError):
@@ -107,6 +120,7 @@ class Network:
         self._lock = threading.Lock()
         self._workspace: dict[str, np.ndarray] = {}
         self._workspace_rows = 0
+        self._optimizer: dict[str, Any] = {}
 
     # -- parameters ---------------------------------------------------------
 
@@ -273,10 +287,38 @@ class Network:
                 "deltas": self._buffer(rows),
                 "xb": np.empty(rows * n_in, dtype=self.dtype),
                 "yb": np.empty(rows * n_out, dtype=self.dtype),
+                "wb": np.empty(rows, dtype=self.dtype),
                 "backup": np.empty(2 * self.params.size, dtype=self.dtype),
             }
             self._workspace_rows = rows
         return self._workspace
+
+    def _optimizer_state(self, code: int) -> dict[str, Any]:
+        """The gradient buffer and state of optimiser ``code``, allocated once and kept."""
+        if self._optimizer.get("code") != code:
+            n = self.params.size
+            k = _engine.OPTIMIZER_STATE[code]
+            # Rprop's step sizes start at 0.1 (FANN's delta_zero), its previous gradient at 0.
+            state = np.zeros(k * n, dtype=self.dtype)
+            if code == _engine.OPTIMIZER_CODES["rprop"]:
+                state[:n] = RPROP_STEP_INIT
+            self._optimizer = {
+                "code": code,
+                "grad": np.zeros(n, dtype=self.dtype),
+                "state": state,
+                "t": 0,
+                "samples": 0,
+            }
+        return self._optimizer
+
+    def reset_optimizer(self) -> None:
+        """Forget the optimiser's state (velocity, moments, step sizes, time step).
+
+        :meth:`train` keeps that state from one call to the next while the
+        optimiser stays the same, so that training in several calls continues
+        where it stopped.
+        """
+        self._optimizer = {}
 
     def train(
         self,
@@ -288,20 +330,38 @@ class Network:
         shuffle: bool = True,
         seed: int | None = None,
         train_biases: bool = True,
-    ) -> list[float]:
+        *,
+        optimizer: str = "sgd",
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        alpha: float = 0.0,
+        schedule: str = "constant",
+        power_t: float = 0.5,
+        sample_weight: Any = None,
+        validation_data: tuple[Any, Any] | None = None,
+        score: Callable[[Network], float] | None = None,
+        early_stopping: bool = False,
+        tol: float = 1e-4,
+        n_iter_no_change: int | None = None,
+        callback: Callable[[int, dict[str, float]], Any] | None = None,
+        verbose: bool = False,
+    ) -> History:
         """Train by mini-batch gradient descent; return the mean loss of each epoch.
 
         Parameters
         ----------
         X, Y : array-like of shape (n_samples, n_inputs) and (n_samples, n_outputs)
         epochs : int
-            Passes over the data.
+            Passes over the data (at most, when training may stop early).
         batch_size : int or None
             Samples per update: 1 is online learning, None (or at least the
             number of samples) full-batch gradient descent.  A batch's gradient
             is the mean over its samples.
         learning_rate : float
-            Step size, > 0.
+            Step size, > 0 (the initial one under a schedule; unused by Rprop).
         shuffle : bool
             Reshuffle the samples before each epoch (ignored for full batches).
         seed : int or None
@@ -309,18 +369,72 @@ class Network:
             :mod:`fastbp.reference`.
         train_biases : bool
             False keeps the biases fixed, as in the classic worked example.
+        optimizer : {"sgd", "adam", "rprop"}
+            ``sgd`` is gradient descent, with ``momentum`` (and ``nesterov``)
+            if momentum > 0; ``adam`` uses ``beta_1``, ``beta_2``, ``epsilon``
+            (scikit-learn's defaults); ``rprop`` is iRprop-, FANN's default,
+            for full batches only (``batch_size=None``).  The optimiser's state
+            carries over to the next call while the optimiser stays the same
+            (see :meth:`reset_optimizer`).
+        momentum, nesterov, beta_1, beta_2, epsilon : float, bool
+            Hyperparameters of the optimisers, as in scikit-learn's MLP.
+        alpha : float
+            L2 penalty ``alpha / 2 * sum W^2`` on the weights (not the biases),
+            divided by the batch size as in scikit-learn: each batch's gradient
+            gains ``alpha / batch * W``.
+        schedule : {"constant", "invscaling", "adaptive"}
+            ``invscaling`` uses ``learning_rate / (samples_seen + 1) ** power_t``
+            in each epoch; ``adaptive`` divides the rate by 5 whenever
+            ``n_iter_no_change`` epochs fail to improve by ``tol``, and stops
+            once it falls below 1e-6.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each sample in the loss and gradient; a
+            batch's gradient is divided by its weight sum.
+        validation_data : (X_val, Y_val), optional
+            Evaluated after each epoch into ``history.val_loss``.
+        score : callable, optional
+            ``score(net) -> float`` (higher is better), evaluated after each
+            epoch into ``history.val_score``.
+        early_stopping : bool
+            Monitor ``score`` (or else the validation loss), keep the best
+            parameters seen and restore them at the end; stop after
+            ``n_iter_no_change`` (10 if None) epochs without an improvement of
+            ``tol``.
+        tol : float
+            The improvement that counts.
+        n_iter_no_change : int or None
+            Without early stopping: stop once the training loss has not
+            improved by ``tol`` for this many epochs.  None never stops early.
+        callback : callable, optional
+            ``callback(epoch, logs)`` after each epoch, ``logs`` holding
+            ``loss``, ``val_loss``, ``val_score``, ``seconds`` and
+            ``learning_rate``; returning ``False`` stops training.
+        verbose : bool
+            Show a progress bar (tqdm, if installed; else a line per epoch).
 
         Returns
         -------
-        list of float
-            For each epoch, the mean per-sample loss seen during it (each batch
-            measured just before its update).
+        History
+            A list of the mean per-sample loss of each epoch (each batch
+            measured just before its update; with ``alpha`` the penalty is
+            included), with attributes ``val_loss``, ``val_score``,
+            ``seconds``, ``learning_rate`` (per epoch) and ``best_epoch``.
 
         Raises
         ------
         DivergenceError
             If the loss stops being finite; the network then holds the last
             parameters that gave a finite loss on a whole batch.
+
+        Examples
+        --------
+        >>> import fastbp as fb
+        >>> net = fb.Network([2, 4, 1], seed=0)
+        >>> X, Y = [[0, 0], [0, 1], [1, 0], [1, 1]], [[0], [1], [1], [0]]
+        >>> h = net.train(X, Y, epochs=3, batch_size=2, learning_rate=0.01, optimizer="adam",
+        ...               validation_data=(X, Y), seed=0)
+        >>> len(h), len(h.val_loss), len(h.seconds)
+        (3, 3, 3)
         """
         X, Y = self._data(X, Y)
         epochs = check_int(epochs, "epochs", 1)
@@ -329,39 +443,193 @@ class Network:
         learning_rate = check_learning_rate(learning_rate)
         seed = check_seed(seed)
         shuffle = bool(shuffle) and batch < n
+        opt = check_optimizer(optimizer, momentum, nesterov, beta_1, beta_2, epsilon)
+        alpha = check_nonnegative(alpha, "alpha")
+        check_choice(schedule, "schedule", SCHEDULES)
+        power_t = check_nonnegative(power_t, "power_t")
+        tol = check_nonnegative(tol, "tol")
+        if n_iter_no_change is not None:
+            n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
+        if opt == "rprop" and batch < n:
+            raise ValueError(
+                f"optimizer='rprop' needs full batches (batch_size=None); got batch_size={batch}"
+            )
+        sw = None if sample_weight is None else check_sample_weight(sample_weight, n, self.dtype)
+        val = None if validation_data is None else self._validation(validation_data)
+        if early_stopping and val is None and score is None:
+            raise ValueError("early_stopping=True needs validation_data or a score function")
+        per_epoch = bool(
+            schedule != "constant"
+            or val is not None
+            or score is not None
+            or early_stopping
+            or n_iter_no_change is not None
+            or callback is not None
+            or verbose
+        )
+        code = _engine.OPTIMIZER_CODES[opt]
         state = (
             np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] if seed is None else seed
         )
         order = np.arange(n, dtype=np.int64) if shuffle else np.empty(0, dtype=np.int64)
-        losses = np.zeros(epochs)
+        history = History()
+        monitored = early_stopping or n_iter_no_change is not None or schedule == "adaptive"
+        monitor = _Monitor(tol, 10 if n_iter_no_change is None else n_iter_no_change)
+        best: np.ndarray | None = None
+        rate = learning_rate
+        progress = progress_bar(epochs, n, verbose)
         with self._lock:
             buf = self._training_buffers(batch, X.shape[1], Y.shape[1])
-            done, _ = _engine.train_epochs(
-                self._layout,
-                self.params,
-                X,
-                Y,
-                order,
-                shuffle,
-                int(state),
-                batch,
-                buf["acts"],
-                buf["deltas"],
-                buf["xb"],
-                buf["yb"],
-                buf["backup"],
-                losses,
-                learning_rate,
-                bool(train_biases),
-            )
-        if done < epochs:
-            raise DivergenceError(
-                f"training diverged in epoch {done + 1}: the loss became infinite or NaN; "
-                "the network keeps the last parameters that gave a finite loss. "
-                f"Try a smaller learning_rate (got {learning_rate})."
-            )
-        history = (losses / n).tolist()
+            ost = self._optimizer_state(code)
+            epoch = 0
+            while epoch < epochs:
+                if schedule == "invscaling":
+                    rate = learning_rate / (ost["samples"] + 1) ** power_t
+                chunk = 1 if per_epoch else epochs
+                losses = np.zeros(chunk)
+                start = time.perf_counter()
+                done, state, ost["t"] = _engine.train_epochs(
+                    self._layout,
+                    self.params,
+                    X,
+                    Y,
+                    order,
+                    shuffle,
+                    int(state),
+                    batch,
+                    buf["acts"],
+                    buf["deltas"],
+                    buf["xb"],
+                    buf["yb"],
+                    buf["backup"],
+                    losses,
+                    rate,
+                    bool(train_biases),
+                    optimizer=code,
+                    l2=alpha,
+                    mu=momentum,
+                    nesterov=bool(nesterov),
+                    beta_1=beta_1,
+                    beta_2=beta_2,
+                    epsilon=epsilon,
+                    t=ost["t"],
+                    grad=ost["grad"],
+                    opt_state=ost["state"],
+                    sw=sw,
+                    wb=buf["wb"],
+                    epoch0=epoch,
+                )
+                seconds = time.perf_counter() - start
+                ost["samples"] += done * n
+                total_weight = n if sw is None else float(sw.sum())
+                history.extend((losses[:done] / total_weight).tolist())
+                history.seconds.extend([seconds / max(done, 1)] * done)
+                history.learning_rate.extend([rate] * done)
+                if done < chunk:
+                    progress.close()
+                    raise DivergenceError(
+                        f"training diverged in epoch {epoch + done + 1}: the loss became infinite "
+                        "or NaN; the network keeps the last parameters that gave a finite loss. "
+                        f"Try a smaller learning_rate (got {rate})."
+                    )
+                epoch += done
+                if not per_epoch:
+                    break
+                logs = self._epoch_logs(history, val, score)
+                progress.update(logs)
+                stop = False
+                if monitored:
+                    if early_stopping:
+                        value = logs["val_score"] if score is not None else -logs["val_loss"]
+                    else:
+                        value = -logs["loss"]
+                    if monitor.improved(value) and early_stopping:
+                        history.best_epoch = epoch - 1
+                        best = self.params.copy()
+                    if monitor.exhausted():
+                        if schedule == "adaptive" and rate > ADAPTIVE_MIN_RATE:
+                            rate /= 5.0
+                        else:
+                            stop = True
+                if callback is not None and callback(epoch - 1, logs) is False:
+                    stop = True
+                if stop:
+                    break
+            if best is not None:
+                self.params[...] = best
+        progress.close()
         return history
+
+    def _validation(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise TypeError("validation_data must be a pair (X_val, Y_val)")
+        return self._data(data[0], data[1])
+
+    def _epoch_logs(
+        self,
+        history: History,
+        val: tuple[np.ndarray, np.ndarray] | None,
+        score: Callable[[Network], float] | None,
+    ) -> dict[str, float]:
+        """Measure the epoch just finished and record it in ``history``."""
+        logs = {
+            "loss": history[-1],
+            "seconds": history.seconds[-1],
+            "learning_rate": history.learning_rate[-1],
+        }
+        if val is not None:
+            rows = min(val[0].shape[0], CHUNK_ROWS)
+            total = _engine.loss_sum(self._layout, self.params, *val, self._buffer(rows), rows)
+            logs["val_loss"] = float(total) / val[0].shape[0]
+            history.val_loss.append(logs["val_loss"])
+        if score is not None:
+            logs["val_score"] = float(score(self))
+            history.val_score.append(logs["val_score"])
+        return logs
+
+
+class History(list):  # type: ignore[type-arg]
+    """The mean training loss of each epoch, with what else was measured.
+
+    A ``list`` of floats, so that ``history[-1]`` is the last epoch's loss;
+    ``val_loss`` and ``val_score`` hold the validation loss and score of
+    each epoch (empty when not measured), ``seconds`` the training time of
+    each epoch, ``learning_rate`` the rate it used and ``best_epoch`` the
+    (0-based) epoch whose parameters early stopping kept, or None.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.val_loss: list[float] = []
+        self.val_score: list[float] = []
+        self.seconds: list[float] = []
+        self.learning_rate: list[float] = []
+        self.best_epoch: int | None = None
+
+
+class _Monitor:
+    """scikit-learn's stopping rule for a value where higher is better."""
+
+    def __init__(self, tol: float, patience: int) -> None:
+        self.tol = tol
+        self.patience = patience
+        self.best = -np.inf
+        self.stalled = 0
+
+    def improved(self, value: float) -> bool:
+        """Count an epoch that fails to beat the best by ``tol``; True for a new best."""
+        self.stalled = self.stalled + 1 if value < self.best + self.tol else 0
+        if value > self.best:
+            self.best = value
+            return True
+        return False
+
+    def exhausted(self) -> bool:
+        """True (once, then the count restarts) after more than ``patience`` stalled epochs."""
+        if self.stalled <= self.patience:
+            return False
+        self.stalled = 0
+        return True
 
 
 def train(net: Network, X: Any, Y: Any, **kwargs: Any) -> list[float]:
