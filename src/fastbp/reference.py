@@ -217,6 +217,34 @@ class Network:
             [[g / n for g in b] for b in nabla_b],
         )
 
+    def _flat(self, weights: list[Any], biases: list[Any]) -> list[Any]:
+        """Weights and biases in the engine's flat order: W(l) row by row, then b(l)."""
+        flat: list[Any] = []
+        for W, b in zip(weights, biases):
+            for row in W:
+                flat.extend(row)
+            flat.extend(b)
+        return flat
+
+    def _unflat(self, flat: list[float]) -> None:
+        k = 0
+        for W, b in zip(self.weights, self.biases):
+            for row in W:
+                row[:] = flat[k : k + len(row)]
+                k += len(row)
+            b[:] = flat[k : k + len(b)]
+            k += len(b)
+
+    def _is_weight(self) -> list[bool]:
+        return self._flat(
+            [[[True] * len(row) for row in W] for W in self.weights],
+            [[False] * len(b) for b in self.biases],
+        )
+
+    def reset_optimizer(self) -> None:
+        """Forget the optimiser's state, as :meth:`fastbp.Network.reset_optimizer`."""
+        self._optimizer: dict[str, Any] = {}
+
     def train(
         self,
         X: Any,
@@ -227,33 +255,132 @@ class Network:
         shuffle: bool = True,
         seed: int | None = None,
         train_biases: bool = True,
+        *,
+        optimizer: str = "sgd",
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        alpha: float = 0.0,
+        schedule: str = "constant",
+        power_t: float = 0.5,
+        sample_weight: Any = None,
     ) -> list[float]:
-        """Mini-batch gradient descent; the mean loss seen in each epoch."""
+        """Mini-batch gradient descent; the mean loss seen in each epoch.
+
+        The optimisers, the L2 penalty ``alpha``, the ``invscaling`` schedule and
+        sample weights mean what they mean in :meth:`fastbp.Network.train`, and
+        the optimiser's state carries over to the next call in the same way.
+        """
         X, Y = _rows(X), _rows(Y)
         n = len(X)
+        sw = [1.0] * n if sample_weight is None else [float(w) for w in sample_weight]
         batch = n if batch_size is None else min(batch_size, n)
         shuffle_on = shuffle and batch < n
         state = (seed if seed is not None else random.getrandbits(64)) & _MASK64
         order = list(range(n))
+        name = "momentum" if optimizer == "sgd" and momentum > 0 else optimizer
+        opt = getattr(self, "_optimizer", {})
+        if opt.get("name") != name:
+            size = len(self._flat(self.weights, self.biases))
+            # velocity / first moment / Rprop step; second moment / previous gradient
+            first = [0.1 if name == "rprop" else 0.0] * size
+            opt = {"name": name, "a": first, "b": [0.0] * size, "t": 0, "samples": 0}
+            self._optimizer = opt
+        is_weight = self._is_weight()
         history = []
         for _ in range(epochs):
+            rate = learning_rate
+            if schedule == "invscaling":
+                rate = learning_rate / (opt["samples"] + 1) ** power_t
             if shuffle_on:
                 state = shuffle_order(order, state)
             total = 0.0
             for start in range(0, n, batch):
                 members = order[start : start + batch]
+                weight_sum = sum(sw[k] for k in members)
+                if weight_sum == 0.0:
+                    continue
                 nabla_w, nabla_b = self._zero_nablas()
                 for k in members:
-                    total += self._backprop(X[k], Y[k], nabla_w, nabla_b)
-                step = learning_rate / len(members)
-                # w <- w - eta * mean gradient
-                for W, G in zip(self.weights, nabla_w):
-                    for row, grow in zip(W, G):
-                        for j, g in enumerate(grow):
-                            row[j] -= step * g
-                if train_biases:
-                    for bias, gbias in zip(self.biases, nabla_b):
-                        for j, gj in enumerate(gbias):
-                            bias[j] -= step * gj
-            history.append(total / n)
+                    if sample_weight is None:
+                        total += self._backprop(X[k], Y[k], nabla_w, nabla_b)
+                        continue
+                    # a sample's weight scales its loss and its delta, hence its gradient
+                    one_w, one_b = self._zero_nablas()
+                    total += sw[k] * self._backprop(X[k], Y[k], one_w, one_b)
+                    _add_scaled([*nabla_w, *nabla_b], [*one_w, *one_b], sw[k])
+                params = self._flat(self.weights, self.biases)
+                # the batch's mean gradient, plus alpha / weight_sum * W for the weights
+                grad = [g / weight_sum for g in self._flat(nabla_w, nabla_b)]
+                if alpha > 0:
+                    total += 0.5 * alpha * sum(p * p for p, w in zip(params, is_weight) if w)
+                    grad = [
+                        g + alpha / weight_sum * p if w else g
+                        for g, p, w in zip(grad, params, is_weight)
+                    ]
+                if not train_biases:
+                    grad = [g if w else 0.0 for g, w in zip(grad, is_weight)]
+                opt["t"] += 1
+                self._unflat(
+                    _update(
+                        name, params, grad, opt, rate, momentum, nesterov, beta_1, beta_2, epsilon
+                    )
+                )
+            opt["samples"] += n
+            history.append(total / sum(sw))
         return history
+
+
+def _add_scaled(total: Any, part: Any, c: float) -> None:
+    """total += c * part for equal-shaped lists (of lists) of floats."""
+    for i, p in enumerate(part):
+        if isinstance(p, list):
+            _add_scaled(total[i], p, c)
+        else:
+            total[i] += c * p
+
+
+def _update(
+    name: str,
+    p: list[float],
+    g: list[float],
+    opt: dict[str, Any],
+    lr: float,
+    mu: float,
+    nesterov: bool,
+    beta_1: float,
+    beta_2: float,
+    eps: float,
+) -> list[float]:
+    """One optimiser step over the flat parameters; the state in ``opt`` is updated."""
+    a, b = opt["a"], opt["b"]
+    if name == "sgd":
+        return [pi - lr * gi for pi, gi in zip(p, g)]
+    if name == "momentum":
+        out = []
+        for i, (pi, gi) in enumerate(zip(p, g)):
+            a[i] = mu * a[i] - lr * gi
+            out.append(pi + (mu * a[i] - lr * gi if nesterov else a[i]))
+        return out
+    if name == "adam":
+        t = opt["t"]
+        lr_t = lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+        out = []
+        for i, (pi, gi) in enumerate(zip(p, g)):
+            a[i] = beta_1 * a[i] + (1.0 - beta_1) * gi
+            b[i] = beta_2 * b[i] + (1.0 - beta_2) * gi * gi
+            out.append(pi - lr_t * a[i] / (math.sqrt(b[i]) + eps))
+        return out
+    # iRprop-: a[i] is the step size, b[i] the previous gradient
+    out = []
+    for i, (pi, gi) in enumerate(zip(p, g)):
+        if gi * b[i] > 0:
+            a[i] = min(a[i] * 1.2, 50.0)
+        elif gi * b[i] < 0:
+            a[i] = max(a[i] * 0.5, 1e-6)
+            gi = 0.0
+        out.append(pi - a[i] if gi > 0 else pi + a[i] if gi < 0 else pi)
+        b[i] = gi
+    return out
