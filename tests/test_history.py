@@ -145,7 +145,7 @@ def test_verbose_shows_loss_and_samples_per_second(capsys):
         (dict(n_iter_no_change=0), ValueError, "n_iter_no_change must be at least 1"),
         (dict(sample_weight=[1.0, 2.0]), ValueError, r"sample_weight has shape \(2,\)"),
         (dict(sample_weight=[-1.0] * 30), ValueError, "sample_weight must hold finite values"),
-        (dict(sample_weight=[0.0] * 30), ValueError, "sums to 0"),
+        (dict(sample_weight=[0.0] * 30), ValueError, "sums to zero"),
         (dict(early_stopping=True), ValueError, "early_stopping=True needs validation_data"),
         (dict(validation_data=np.zeros((3, 3))), TypeError, "validation_data must be a pair"),
     ],

@@ -8,14 +8,35 @@
 5
 """
 
+from typing import Any
+
 from fastbp import plot
 from fastbp._version import __version__
 from fastbp.io import load, save
-from fastbp.network import DivergenceError, Network, check_gradients, predict, train
+from fastbp.network import DivergenceError, History, Network, check_gradients, predict, train
 from fastbp.tracing import Trace, trace
 
+_ESTIMATORS = ("BPClassifier", "BPRegressor")
+
+
+def __getattr__(name: str) -> Any:
+    # The scikit-learn estimators load on first use: scikit-learn is optional.
+    if name in _ESTIMATORS:
+        try:
+            from fastbp import sklearn as estimators
+        except ImportError as exc:
+            raise ImportError(
+                f"fastbp.{name} needs scikit-learn: pip install 'fastbp[sklearn]' ({exc})"
+            ) from None
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
+
+
 __all__ = [
+    "BPClassifier",
+    "BPRegressor",
     "DivergenceError",
+    "History",
     "Network",
     "Trace",
     "__version__",

@@ -220,5 +220,5 @@ def check_sample_weight(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarr
     if not np.isfinite(sw).all() or (sw < 0).any():
         raise ValueError("sample_weight must hold finite values >= 0")
     if sw.sum() <= 0:
-        raise ValueError("sample_weight sums to 0; at least one sample needs a positive weight")
+        raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
     return np.ascontiguousarray(sw, dtype=dtype)

@@ -1,0 +1,507 @@
+"""scikit-learn estimators: ``BPClassifier`` and ``BPRegressor``.
+
+Thin wrappers: they validate and encode the data the scikit-learn way, build a
+:class:`fastbp.Network` and hand training to :meth:`fastbp.Network.train`,
+which runs the epochs in the engine and applies scikit-learn's stopping rules
+between them.  Parameters are named as in ``MLPClassifier``/``MLPRegressor``
+where they mean the same; ``solver="rprop"`` (iRprop-, full batches), ``dtype``
+and ``loss`` are fastbp's own.
+
+>>> from fastbp import BPClassifier
+>>> clf = BPClassifier(hidden_layer_sizes=(8,), max_iter=300, learning_rate_init=0.05,
+...                    random_state=0)
+>>> clf.fit([[0, 0], [0, 1], [1, 0], [1, 1]], ["no", "yes", "yes", "no"]).predict([[0, 1]])
+array(['yes'], dtype='<U3')
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from fastbp._validation import check_choice, check_dtype, check_int, check_real
+from fastbp.network import History, Network
+
+# scikit-learn's names of the activations, and fastbp's own.
+_ACTIVATIONS = {
+    "identity": "identity",
+    "logistic": "sigmoid",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+}
+_OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
+_SOLVERS = ("sgd", "adam", "rprop")
+_SCHEDULES = ("constant", "invscaling", "adaptive")
+_SEED_LIMIT = 2**32 - 1
+
+
+class _BaseBP(BaseEstimator):
+    """What the classifier and the regressor share: parameters, fit, partial_fit."""
+
+    _losses: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        dtype: str = "float64",
+        loss: str = "squared_error",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+        self.loss = loss
+
+    # -- what subclasses define ----------------------------------------------
+
+    def _encode(self, y: np.ndarray, fitting: bool, classes: Any = None) -> np.ndarray:
+        """Targets as the network's output matrix; ``fitting`` (re)learns the encoding."""
+        raise NotImplementedError
+
+    def _output(self) -> str:
+        """The output activation that suits the encoded targets and the loss."""
+        raise NotImplementedError
+
+    def _validation_score(self, outputs: np.ndarray, y: np.ndarray, sw: Any) -> float:
+        raise NotImplementedError
+
+    # -- the fitted network's parameters, as in MLP ---------------------------
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrices ``(n_in, n_out)`` of each layer: views into the network."""
+        check_is_fitted(self)
+        return self.network_.weights
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vectors of each layer: views into the network."""
+        check_is_fitted(self)
+        return self.network_.biases
+
+    # -- fitting --------------------------------------------------------------
+
+    def _check_params(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            hidden = tuple(check_int(s, "hidden_layer_sizes[i]", 1) for s in sizes)
+        except TypeError:
+            raise TypeError(
+                f"hidden_layer_sizes must be a sequence of positive integers such as (100,); "
+                f"got {self.hidden_layer_sizes!r}"
+            ) from None
+        check_choice(self.activation, "activation", tuple(_ACTIVATIONS))
+        check_choice(self.solver, "solver", _SOLVERS)
+        check_choice(self.learning_rate, "learning_rate", _SCHEDULES)
+        check_choice(self.loss, "loss", self._losses)
+        check_dtype(self.dtype)
+        check_int(self.max_iter, "max_iter", 1)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            check_int(self.batch_size, "batch_size", 1)
+        check_real(
+            self.validation_fraction,
+            "validation_fraction",
+            0.0,
+            1.0,
+            open_low=True,
+            open_high=True,
+        )
+        return hidden
+
+    def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            dtype=np.dtype(self.dtype),
+            reset=reset,
+            y_numeric=isinstance(self, RegressorMixin),
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _start(self, X: np.ndarray, Y: np.ndarray, hidden: tuple[int, ...]) -> None:
+        """A new network for these data, and the fitted attributes of an untrained one."""
+        self._rng = check_random_state(self.random_state)
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(hidden) + 2
+        output = self._output()
+        self.out_activation_ = _OUT_NAMES[output]
+        self.network_ = Network(
+            [X.shape[1], *hidden, self.n_outputs_],
+            activation=_ACTIVATIONS[self.activation],
+            output_activation=output,
+            loss=self.loss,
+            dtype=self.dtype,
+            seed=int(self._rng.randint(_SEED_LIMIT)),
+        )
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_: list[float] = []
+        self.best_loss_: float | None = None if self.early_stopping else np.inf
+        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
+        self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
+
+    def _train(
+        self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, sw: Any, epochs: int, stopping: bool
+    ) -> History:
+        """Run Network.train with the estimator's settings; record the fitted attributes."""
+        score = None
+        if stopping and self.early_stopping:
+            stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
+            parts = train_test_split(
+                X,
+                Y,
+                y,
+                *([] if sw is None else [sw]),
+                test_size=self.validation_fraction,
+                random_state=self._rng,
+                stratify=stratify,
+            )
+            X, X_val, Y, _, _, y_val = parts[:6]
+            sw, sw_val = (None, None) if sw is None else parts[6:8]
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    f"the validation set of {X_val.shape[0]} sample(s) is too small; "
+                    "increase validation_fraction or the number of samples"
+                )
+
+            def score(net: Network) -> float:
+                return self._validation_score(net.predict(X_val), y_val, sw_val)
+
+        sgd = self.solver == "sgd"
+        history = self.network_.train(
+            X, Y, epochs=epochs,
+            batch_size=None if self.batch_size == "auto" and self.solver == "rprop"
+            else min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size,
+            learning_rate=self.learning_rate_init, shuffle=self.shuffle,
+            seed=int(self._rng.randint(_SEED_LIMIT)),
+            optimizer=self.solver, momentum=self.momentum if sgd else 0.0,
+            nesterov=bool(self.nesterovs_momentum), beta_1=self.beta_1, beta_2=self.beta_2,
+            epsilon=self.epsilon, alpha=self.alpha,
+            schedule=self.learning_rate if sgd else "constant", power_t=self.power_t,
+            sample_weight=sw, score=score, early_stopping=stopping and self.early_stopping,
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change if stopping else None,
+            verbose=bool(self.verbose),
+        )  # fmt: skip
+        self.n_iter_ += len(history)
+        self.t_ += len(history) * X.shape[0]
+        self.loss_curve_.extend(history)
+        self.loss_ = history[-1]
+        if self.validation_scores_ is not None:
+            self.validation_scores_.extend(history.val_score)
+            self.best_validation_score_ = max(self.validation_scores_, default=-np.inf)
+        else:
+            self.best_loss_ = min(self.loss_curve_)
+        return history
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseBP:
+        """Train on X, y for up to ``max_iter`` epochs; return the estimator.
+
+        With ``warm_start`` a fitted estimator continues from its parameters
+        (the optimiser starts afresh, as in scikit-learn).
+        """
+        hidden = self._check_params()
+        warm = self.warm_start and hasattr(self, "network_")
+        X, y = self._validate(X, y, reset=not warm)
+        Y = self._encode(y, fitting=not warm)
+        if warm:
+            self.n_iter_ = 0
+            self.network_.reset_optimizer()
+        else:
+            self._start(X, Y, hidden)
+        history = self._train(X, Y, y, sample_weight, self.max_iter, stopping=True)
+        if len(history) == self.max_iter:
+            warnings.warn(
+                f"fastbp: the maximum number of epochs ({self.max_iter}) was reached before "
+                "training converged; consider raising max_iter",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _partial_fit(self, X: Any, y: Any, sample_weight: Any, classes: Any) -> _BaseBP:
+        hidden = self._check_params()
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True; use fit")
+        first = not hasattr(self, "network_")
+        X, y = self._validate(X, y, reset=first)
+        Y = self._encode(y, fitting=first, classes=classes)
+        if first:
+            self._start(X, Y, hidden)
+        self._train(X, Y, y, sample_weight, 1, stopping=False)
+        return self
+
+    def _outputs(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
+        return self.network_.predict(X)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class BPClassifier(ClassifierMixin, _BaseBP):
+    """A back-propagation network classifier with scikit-learn's interface.
+
+    Binary targets get one sigmoid output, multiclass targets a softmax
+    output, multilabel (indicator matrix) targets one sigmoid output per
+    label, all trained on cross-entropy (or, with ``loss="squared_error"``,
+    sigmoid outputs on the half squared error).  Labels may be of any type.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
+beta_1, beta_2, epsilon, n_iter_no_change
+        As in :class:`sklearn.neural_network.MLPClassifier`, except that
+        ``solver`` is ``"sgd"``, ``"adam"`` or ``"rprop"`` (iRprop-, full
+        batches, FANN's default) and ``activation`` also takes fastbp's
+        ``"sigmoid"`` (= ``"logistic"``) and ``"leaky_relu"``.  ``verbose``
+        shows a progress bar per epoch.
+    dtype : {"float64", "float32"}
+        Precision of the network's parameters and arithmetic.
+    loss : {"cross_entropy", "squared_error"}
+
+    Attributes
+    ----------
+    classes_, coefs_, intercepts_, loss_, loss_curve_, best_loss_, \
+validation_scores_, best_validation_score_, n_iter_, t_, n_layers_, \
+n_outputs_, out_activation_, n_features_in_, feature_names_in_
+        As in ``MLPClassifier`` (``coefs_`` and ``intercepts_`` are writable
+        views into the network's parameters; ``loss_`` is fastbp's per-sample
+        loss averaged over the samples, plus the L2 penalty).
+    network_ : fastbp.Network
+        The trained network.
+    """
+
+    _losses = ("cross_entropy", "squared_error")
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        dtype: str = "float64",
+        loss: str = "cross_entropy",
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype, loss=loss,
+        )  # fmt: skip
+
+    def _encode(self, y: np.ndarray, fitting: bool, classes: Any = None) -> np.ndarray:
+        if fitting:
+            self._binarizer = LabelBinarizer()
+            self._binarizer.fit(y if classes is None else classes)
+            self.classes_ = self._binarizer.classes_
+            if self._binarizer.y_type_ != "multilabel-indicator" and len(self.classes_) < 2:
+                raise ValueError(
+                    f"a classifier needs samples of at least 2 classes; got 1 class "
+                    f"({self.classes_[0]!r})"
+                )
+        else:
+            unknown = np.setdiff1d(_labels_of(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y has classes {unknown.tolist()} not in classes_ {self.classes_.tolist()}"
+                )
+        return self._binarizer.transform(y).astype(self.dtype)
+
+    def _output(self) -> str:
+        multiclass = self._binarizer.y_type_ == "multiclass"
+        return "softmax" if multiclass and self.loss == "cross_entropy" else "sigmoid"
+
+    def _validation_score(self, outputs: np.ndarray, y: np.ndarray, sw: Any) -> float:
+        return float(accuracy_score(y, self._decide(outputs), sample_weight=sw))
+
+    def _decide(self, outputs: np.ndarray) -> np.ndarray:
+        return self._binarizer.inverse_transform(outputs, threshold=0.5)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BPClassifier:
+        super().fit(X, y, sample_weight)
+        return self
+
+    fit.__doc__ = _BaseBP.fit.__doc__
+
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
+    ) -> BPClassifier:
+        """Train one epoch on X, y; ``classes`` lists every class on the first call."""
+        if not hasattr(self, "network_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        self._partial_fit(X, y, sample_weight, classes)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The predicted class (or label indicators) of each sample."""
+        return self._decide(self._outputs(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each class, shape ``(n_samples, n_classes)``.
+
+        For multilabel targets, the independent probability of each label.
+        """
+        p = self._outputs(X).astype(np.float64)
+        if self._binarizer.y_type_ == "binary":
+            return np.column_stack([1.0 - p[:, 0], p[:, 0]])
+        if self.out_activation_ == "logistic" and self._binarizer.y_type_ == "multiclass":
+            # sigmoid outputs trained on squared error: normalise them into probabilities
+            p = np.maximum(p, np.finfo(np.float64).tiny)
+            p /= p.sum(axis=1, keepdims=True)
+        return p
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+def _labels_of(y: np.ndarray) -> np.ndarray:
+    if type_of_target(y) == "multilabel-indicator":
+        return np.arange(y.shape[1])
+    return np.unique(y)
+
+
+class BPRegressor(RegressorMixin, _BaseBP):
+    """A back-propagation network regressor with scikit-learn's interface.
+
+    An identity output layer trained on the half squared error; ``y`` may have
+    several columns.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
+warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
+beta_1, beta_2, epsilon, n_iter_no_change, dtype
+        As for :class:`BPClassifier`.
+    loss : {"squared_error"}
+
+    Attributes
+    ----------
+    coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
+best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_, \
+n_features_in_, feature_names_in_, network_
+        As for :class:`BPClassifier`; the validation score is R².
+    """
+
+    _losses = ("squared_error",)
+
+    def _encode(self, y: np.ndarray, fitting: bool, classes: Any = None) -> np.ndarray:
+        if fitting:
+            self._y_ndim = y.ndim
+        return y.reshape(y.shape[0], -1)
+
+    def _output(self) -> str:
+        return "identity"
+
+    def _validation_score(self, outputs: np.ndarray, y: np.ndarray, sw: Any) -> float:
+        return float(r2_score(y, outputs.reshape(y.shape), sample_weight=sw))
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> BPRegressor:
+        super().fit(X, y, sample_weight)
+        return self
+
+    fit.__doc__ = _BaseBP.fit.__doc__
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> BPRegressor:
+        """Train one epoch on X, y."""
+        self._partial_fit(X, y, sample_weight, None)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The network's outputs: shape ``(n_samples,)`` for a 1-D ``y``, else 2-D."""
+        out = self._outputs(X)
+        return out.ravel() if self._y_ndim == 1 else out
