@@ -234,7 +234,7 @@ class _BaseBP(BaseEstimator):
             else min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size,
             learning_rate=self.learning_rate_init, shuffle=self.shuffle,
             seed=int(self._rng.randint(_SEED_LIMIT)),
-            optimizer=self.solver, momentum=self.momentum if sgd else 0.0,
+            optimizer=self.solver, momentum=self.momentum,
             nesterov=bool(self.nesterovs_momentum), beta_1=self.beta_1, beta_2=self.beta_2,
             epsilon=self.epsilon, alpha=self.alpha,
             schedule=self.learning_rate if sgd else "constant", power_t=self.power_t,
