@@ -13,6 +13,7 @@ MODULES = [
     "fastbp.plot",
     "fastbp.cli",
     "fastbp._tabular",
+    "fastbp.sklearn",
 ]
 
 

@@ -477,87 +477,73 @@ class Network:
         monitor = _Monitor(tol, 10 if n_iter_no_change is None else n_iter_no_change)
         best: np.ndarray | None = None
         rate = learning_rate
+        settings: dict[str, Any] = {
+            "optimizer": code,
+            "l2": alpha,
+            "mu": momentum,
+            "nesterov": bool(nesterov),
+            "beta_1": beta_1,
+            "beta_2": beta_2,
+            "epsilon": epsilon,
+            "sw": sw,
+        }
+        total_weight = n if sw is None else float(sw.sum())
         progress = progress_bar(epochs, n, verbose)
-        with self._lock:
-            buf = self._training_buffers(batch, X.shape[1], Y.shape[1])
-            ost = self._optimizer_state(code)
-            epoch = 0
-            while epoch < epochs:
-                if schedule == "invscaling":
-                    rate = learning_rate / (ost["samples"] + 1) ** power_t
-                chunk = 1 if per_epoch else epochs
-                losses = np.zeros(chunk)
-                start = time.perf_counter()
-                done, state, ost["t"] = _engine.train_epochs(
-                    self._layout,
-                    self.params,
-                    X,
-                    Y,
-                    order,
-                    shuffle,
-                    int(state),
-                    batch,
-                    buf["acts"],
-                    buf["deltas"],
-                    buf["xb"],
-                    buf["yb"],
-                    buf["backup"],
-                    losses,
-                    rate,
-                    bool(train_biases),
-                    optimizer=code,
-                    l2=alpha,
-                    mu=momentum,
-                    nesterov=bool(nesterov),
-                    beta_1=beta_1,
-                    beta_2=beta_2,
-                    epsilon=epsilon,
-                    t=ost["t"],
-                    grad=ost["grad"],
-                    opt_state=ost["state"],
-                    sw=sw,
-                    wb=buf["wb"],
-                    epoch0=epoch,
-                )
-                seconds = time.perf_counter() - start
-                ost["samples"] += done * n
-                total_weight = n if sw is None else float(sw.sum())
-                history.extend((losses[:done] / total_weight).tolist())
-                history.seconds.extend([seconds / max(done, 1)] * done)
-                history.learning_rate.extend([rate] * done)
-                if done < chunk:
-                    progress.close()
-                    raise DivergenceError(
-                        f"training diverged in epoch {epoch + done + 1}: the loss became infinite "
-                        "or NaN; the network keeps the last parameters that gave a finite loss. "
-                        f"Try a smaller learning_rate (got {rate})."
-                    )
-                epoch += done
-                if not per_epoch:
-                    break
-                logs = self._epoch_logs(history, val, score)
-                progress.update(logs)
-                stop = False
-                if monitored:
-                    if early_stopping:
-                        value = logs["val_score"] if score is not None else -logs["val_loss"]
-                    else:
-                        value = -logs["loss"]
-                    if monitor.improved(value) and early_stopping:
-                        history.best_epoch = epoch - 1
-                        best = self.params.copy()
-                    if monitor.exhausted():
-                        if schedule == "adaptive" and rate > ADAPTIVE_MIN_RATE:
-                            rate /= 5.0
+        try:
+            with self._lock:
+                buf = self._training_buffers(batch, X.shape[1], Y.shape[1])
+                ost = self._optimizer_state(code)
+                epoch = 0
+                while epoch < epochs:
+                    if schedule == "invscaling":
+                        rate = learning_rate / (ost["samples"] + 1) ** power_t
+                    chunk = 1 if per_epoch else epochs
+                    losses = np.zeros(chunk)
+                    start = time.perf_counter()
+                    done, state, ost["t"] = _engine.train_epochs(
+                        self._layout, self.params, X, Y, order, shuffle, int(state), batch,
+                        buf["acts"], buf["deltas"], buf["xb"], buf["yb"], buf["backup"], losses,
+                        rate, bool(train_biases), t=ost["t"], grad=ost["grad"],
+                        opt_state=ost["state"], wb=buf["wb"], epoch0=epoch, **settings,
+                    )  # fmt: skip
+                    seconds = time.perf_counter() - start
+                    ost["samples"] += done * n
+                    history.extend((losses[:done] / total_weight).tolist())
+                    history.seconds.extend([seconds / max(done, 1)] * done)
+                    history.learning_rate.extend([rate] * done)
+                    if done < chunk:
+                        raise DivergenceError(
+                            f"training diverged in epoch {epoch + done + 1}: the loss became "
+                            "infinite or NaN; the network keeps the last parameters that gave a "
+                            f"finite loss. Try a smaller learning_rate (got {rate})."
+                        )
+                    epoch += done
+                    if not per_epoch:
+                        break
+                    logs = self._epoch_logs(history, val, score)
+                    progress.update(logs)
+                    stop = False
+                    if monitored:
+                        if early_stopping:
+                            value = logs["val_score"] if score is not None else -logs["val_loss"]
                         else:
-                            stop = True
-                if callback is not None and callback(epoch - 1, logs) is False:
-                    stop = True
-                if stop:
-                    break
-            if best is not None:
-                self.params[...] = best
-        progress.close()
+                            value = -logs["loss"]
+                        if monitor.improved(value) and early_stopping:
+                            history.best_epoch = epoch - 1
+                            best = self.params.copy()
+                        if monitor.exhausted():
+                            if schedule == "adaptive" and rate > ADAPTIVE_MIN_RATE:
+                                rate /= 5.0
+                            else:
+                                stop = True
+                    if callback is not None and callback(epoch - 1, logs) is False:
+                        stop = True
+                    if stop:
+                        break
+                if best is not None:
+                    self.params[...] = best
+        finally:
+            progress.close()
         return history
 
     def _validation(self, data: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -140,7 +140,7 @@ class _BaseBP(BaseEstimator):
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
         try:
-            hidden = tuple(check_int(s, "hidden_layer_sizes[i]", 1) for s in sizes)
+            hidden = tuple(check_int(s, f"hidden_layer_sizes[{i}]", 1) for i, s in enumerate(sizes))
         except TypeError:
             raise TypeError(
                 f"hidden_layer_sizes must be a sequence of positive integers such as (100,); "
@@ -200,6 +200,12 @@ class _BaseBP(BaseEstimator):
         self.validation_scores_: list[float] | None = [] if self.early_stopping else None
         self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
 
+    def _batch_size(self, n: int) -> int | None:
+        """``batch_size``, with "auto" as min(200, n) -- or full batches for Rprop."""
+        if self.batch_size != "auto":
+            return int(self.batch_size)
+        return None if self.solver == "rprop" else min(200, n)
+
     def _train(
         self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, sw: Any, epochs: int, stopping: bool
     ) -> History:
@@ -230,8 +236,7 @@ class _BaseBP(BaseEstimator):
         sgd = self.solver == "sgd"
         history = self.network_.train(
             X, Y, epochs=epochs,
-            batch_size=None if self.batch_size == "auto" and self.solver == "rprop"
-            else min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size,
+            batch_size=self._batch_size(X.shape[0]),
             learning_rate=self.learning_rate_init, shuffle=self.shuffle,
             seed=int(self._rng.randint(_SEED_LIMIT)),
             optimizer=self.solver, momentum=self.momentum,
@@ -294,11 +299,6 @@ class _BaseBP(BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
         return self.network_.predict(X)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = False
-        return tags
 
 
 class BPClassifier(ClassifierMixin, _BaseBP):
