@@ -1,6 +1,10 @@
 """Optimisers, L2, sample weights and schedules: hand-computed steps and the reference."""
 
 import math
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -187,3 +191,55 @@ def test_divergence_is_caught_for_every_optimiser(kw):
     with pytest.raises(fb.DivergenceError, match="diverged"):
         net.train(X, Y, epochs=200, batch_size=1, **kw)
     assert np.isfinite(net.params).all()
+
+
+def test_divergence_in_epoch_by_epoch_training_restores_like_one_call():
+    """Training epoch by epoch (here for the validation data) keeps the backup rule."""
+    X = np.full((8, 2), 1e6)
+    Y = np.full((8, 1), 1e6)
+    nets = []
+    for kw in ({}, {"validation_data": (X, Y)}):
+        net = fb.Network([2, 3, 1], activation="identity", output_activation="identity", seed=0)
+        with pytest.raises(fb.DivergenceError, match=r"diverged in epoch \d+"):
+            net.train(
+                X, Y, epochs=50, batch_size=4, learning_rate=1e-12, momentum=0.999, seed=0, **kw
+            )
+        nets.append(net)
+    assert np.isfinite(nets[0].params).all()
+    np.testing.assert_array_equal(nets[0].params, nets[1].params)
+
+
+SIGINT_CHILD = """
+import sys
+import numpy as np
+import fastbp as fb
+
+rng = np.random.default_rng(0)
+X = rng.uniform(size=(20_000, 784))
+Y = np.eye(10)[rng.integers(0, 10, size=20_000)]
+net = fb.Network([784, 256, 256, 10], seed=0)
+print("training", flush=True)
+try:
+    net.train(X, Y, epochs=1000, batch_size=64, learning_rate=1e-3, optimizer="adam",
+              alpha=1e-4, callback=lambda epoch, logs: None)
+except KeyboardInterrupt:
+    print("interrupted", np.isfinite(net.params).all(), flush=True)
+"""
+
+
+def test_sigint_stops_optimiser_training():
+    child = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_CHILD],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "training"
+        time.sleep(1.0)  # inside the first epoch, which takes seconds
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=10)
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    assert out.split() == ["interrupted", "True"]
