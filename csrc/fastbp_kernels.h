@@ -53,6 +53,15 @@ double fbp_output_delta_d(const double *o, const double *t, double *delta,
 double fbp_output_delta_s(const float *o, const float *t, float *delta,
                           ptrdiff_t rows, ptrdiff_t cols, int act, int loss);
 
+/* fbp_output_delta with sample weights: each row's loss and delta scaled by sw[row];
+   delta may not be NULL. */
+double fbp_weighted_output_delta_d(const double *o, const double *t, double *delta,
+                                   ptrdiff_t rows, ptrdiff_t cols, int act, int loss,
+                                   const double *sw);
+double fbp_weighted_output_delta_s(const float *o, const float *t, float *delta,
+                                   ptrdiff_t rows, ptrdiff_t cols, int act, int loss,
+                                   const float *sw);
+
 /* b = beta * b + alpha * (column sums of the rows x cols block d). */
 void fbp_colsum_axpby_d(double *b, const double *d, ptrdiff_t rows, ptrdiff_t cols,
                         double alpha, double beta);

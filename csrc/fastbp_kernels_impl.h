@@ -94,6 +94,20 @@ double NAME(fbp_output_delta)(const REAL *o, const REAL *t, REAL *delta,
     return total;
 }
 
+double NAME(fbp_weighted_output_delta)(const REAL *o, const REAL *t, REAL *delta,
+                                       ptrdiff_t rows, ptrdiff_t cols, int act, int loss,
+                                       const REAL *sw)
+{
+    double total = 0.0;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        ptrdiff_t k = r * cols;
+        total += (double)sw[r] * NAME(fbp_output_delta)(o + k, t + k, delta + k, 1, cols,
+                                                        act, loss);
+        for (ptrdiff_t j = 0; j < cols; j++) delta[k + j] *= sw[r];
+    }
+    return total;
+}
+
 void NAME(fbp_colsum_axpby)(REAL *b, const REAL *d, ptrdiff_t rows, ptrdiff_t cols,
                             REAL alpha, REAL beta)
 {

@@ -45,7 +45,7 @@ from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
     FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
     bias_act, colsum_axpby, fbp_init, fbp_shuffle, gather_rows, irprop_minus, momentum,
-    mul_deriv, output_delta, sgd,
+    mul_deriv, output_delta, sgd, weighted_output_delta,
 )
 
 # The codes of csrc/fastbp_kernels.h, for fastbp.activations to check against.
@@ -225,22 +225,6 @@ cdef bint _predict(const Net *net, const floating *params, const floating *X, Py
                 out + i * net.sizes[net.n_layers])
         i += rows
     return True
-
-
-cdef double weighted_output_delta(const floating *o, const floating *t, floating *delta,
-                                  Py_ssize_t rows, Py_ssize_t cols, int act, int loss,
-                                  const floating *sw) noexcept nogil:
-    """``output_delta`` with each sample's loss and delta scaled by its weight."""
-    cdef double total = 0.0
-    cdef Py_ssize_t r, j
-    cdef floating *d
-    for r in range(rows):
-        total += sw[r] * output_delta(o + r * cols, t + r * cols, delta + r * cols, 1, cols,
-                                      act, loss)
-        d = delta + r * cols
-        for j in range(cols):
-            d[j] *= sw[r]
-    return total
 
 
 cdef double step(const Net *net, floating *params, const floating *x, const floating *y,

@@ -24,6 +24,12 @@ cdef extern from "fastbp_kernels.h" nogil:
                               Py_ssize_t rows, Py_ssize_t cols, int act, int loss)
     double fbp_output_delta_s(const float *o, const float *t, float *delta,
                               Py_ssize_t rows, Py_ssize_t cols, int act, int loss)
+    double fbp_weighted_output_delta_d(const double *o, const double *t, double *delta,
+                                       Py_ssize_t rows, Py_ssize_t cols, int act, int loss,
+                                       const double *sw)
+    double fbp_weighted_output_delta_s(const float *o, const float *t, float *delta,
+                                       Py_ssize_t rows, Py_ssize_t cols, int act, int loss,
+                                       const float *sw)
     void fbp_colsum_axpby_d(double *b, const double *d, Py_ssize_t rows, Py_ssize_t cols,
                             double alpha, double beta)
     void fbp_colsum_axpby_s(float *b, const float *d, Py_ssize_t rows, Py_ssize_t cols,
@@ -81,6 +87,16 @@ cdef inline double output_delta(const floating *o, const floating *t, floating *
         return fbp_output_delta_d(o, t, delta, rows, cols, act, loss)
     else:
         return fbp_output_delta_s(o, t, delta, rows, cols, act, loss)
+
+
+cdef inline double weighted_output_delta(const floating *o, const floating *t,
+                                         floating *delta, Py_ssize_t rows, Py_ssize_t cols,
+                                         int act, int loss,
+                                         const floating *sw) noexcept nogil:
+    if floating is double:
+        return fbp_weighted_output_delta_d(o, t, delta, rows, cols, act, loss, sw)
+    else:
+        return fbp_weighted_output_delta_s(o, t, delta, rows, cols, act, loss, sw)
 
 
 cdef inline void colsum_axpby(floating *b, const floating *d, Py_ssize_t rows, Py_ssize_t cols,
