@@ -384,9 +384,11 @@ class Network:
             gains ``alpha / batch * W``.
         schedule : {"constant", "invscaling", "adaptive"}
             ``invscaling`` uses ``learning_rate / (samples_seen + 1) ** power_t``
-            in each epoch; ``adaptive`` divides the rate by 5 whenever
-            ``n_iter_no_change`` epochs fail to improve by ``tol``, and stops
-            once it falls below 1e-6.
+            in each epoch, counting the samples this optimiser state has
+            trained on; ``adaptive`` divides the rate by 5 whenever more than
+            ``n_iter_no_change`` (10 if None) consecutive epochs fail to
+            improve the monitored value by ``tol``, and stops instead once the
+            rate is at most 1e-6.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each sample in the loss and gradient; a
             batch's gradient is divided by its weight sum.
@@ -403,8 +405,9 @@ class Network:
         tol : float
             The improvement that counts.
         n_iter_no_change : int or None
-            Without early stopping: stop once the training loss has not
-            improved by ``tol`` for this many epochs.  None never stops early.
+            Without early stopping: stop once the training loss has failed to
+            improve by ``tol`` for more than this many consecutive epochs (as
+            scikit-learn counts).  None never stops early.
         callback : callable, optional
             ``callback(epoch, logs)`` after each epoch, ``logs`` holding
             ``loss``, ``val_loss``, ``val_score``, ``seconds`` and
