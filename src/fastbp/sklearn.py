@@ -279,7 +279,7 @@ class _BaseBP(BaseEstimator):
                 f"fastbp: the maximum number of epochs ({self.max_iter}) was reached before "
                 "training converged; consider raising max_iter",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of BPClassifier.fit or BPRegressor.fit
             )
         return self
 
