@@ -8,7 +8,9 @@ import time
 
 import numpy as np
 import pytest
-from helpers import problem, twins
+from helpers import PAIRS, problem, twins
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastbp as fb
 
@@ -243,3 +245,34 @@ def test_sigint_stops_optimiser_training():
         child.kill()
     assert child.returncode == 0, err
     assert out.split() == ["interrupted", "True"]
+
+
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+    pair=st.sampled_from(PAIRS),
+    n=st.integers(1, 10),
+    batch_size=st.one_of(st.none(), st.integers(1, 12)),
+    options=st.sampled_from(CASES),
+    weighted=st.booleans(),
+    alpha=st.sampled_from([0.0, 0.05]),
+    seed=st.integers(0, 2**32),
+)
+def test_property_optimisers_match_reference(
+    sizes, pair, n, batch_size, options, weighted, alpha, seed
+):
+    hidden, output, loss = pair
+    if output == "softmax" and sizes[-1] < 2:
+        sizes = [*sizes[:-1], 2]
+    net, ref = twins(sizes, hidden, output, loss, seed=seed % 1000)
+    X, Y = problem(sizes, output, loss, n=n, seed=seed)
+    kw = {**options, "batch_size": batch_size, "seed": seed, "alpha": alpha}
+    if options["optimizer"] == "rprop":
+        kw["batch_size"] = None
+    kw["sample_weight"] = (
+        np.random.default_rng(seed).uniform(0.5, 2.0, size=n) if weighted else None
+    )
+    np.testing.assert_allclose(
+        net.train(X, Y, epochs=2, **kw), ref.train(X, Y, epochs=2, **kw), rtol=0, atol=1e-10
+    )
+    for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
