@@ -1,6 +1,7 @@
 """Network.train's history, callback, stopping rules, early stopping and progress display."""
 
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -123,11 +124,17 @@ def test_early_stopping_on_a_score_keeps_the_highest():
     np.testing.assert_array_equal(net.params, snapshots[1])
 
 
-def test_verbose_shows_loss_and_samples_per_second(capsys):
+@pytest.mark.parametrize("with_tqdm", [True, False])
+def test_verbose_shows_loss_and_samples_per_second(capsys, monkeypatch, with_tqdm):
+    if with_tqdm:
+        pytest.importorskip("tqdm")
+    else:
+        monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # as if tqdm were not installed
     X, Y = data()
     fb.Network([3, 6, 2], seed=0).train(X, Y, epochs=2, verbose=True)
     err = capsys.readouterr().err
     assert "loss=" in err and "samples/s" in err
+    assert ("epoch 2/2:" in err) is not with_tqdm
 
 
 @pytest.mark.parametrize(
