@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import PAIRS, problem, twins
+from helpers import PAIRS, float32_twin, problem, twins
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -171,7 +171,7 @@ def test_per_epoch_training_matches_one_call(kw):
 def test_float32_optimisers_agree_with_float64(kw):
     X, Y = problem([3, 5, 2], "sigmoid", "squared_error", n=10, seed=3)
     n64 = fb.Network([3, 5, 2], seed=0)
-    n32 = fb.Network([3, 5, 2], seed=0, dtype="float32", weights=n64.weights)
+    n32 = float32_twin(n64)
     kw = {"batch_size": 3, "seed": 2, **kw}
     h64, h32 = n64.train(X, Y, epochs=3, **kw), n32.train(X, Y, epochs=3, **kw)
     np.testing.assert_allclose(h32, h64, rtol=1e-4, atol=1e-5)
