@@ -41,12 +41,13 @@ def test_math_md_names_only_code_that_exists():
     names = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)(?:\(\.\.\.\))?`", text))
     kernels = {n for n in names if n.startswith("fbp_")}
     assert {"fbp_bias_act", "fbp_mul_deriv", "fbp_output_delta", "fbp_colsum_axpby"} <= kernels
+    assert {"fbp_sgd", "fbp_momentum", "fbp_adam", "fbp_irprop_minus", "fbp_add_l2"} <= kernels
     for name in kernels | {"bias_act", "mul_deriv", "sigmoid", "softmax_row", "safe_log"}:
         assert name in names and re.search(rf"\b{name}\b", sources["kernels"]), name
-    for name in ("forward", "step", "train_epochs", "gradient_into", "loss_sum", "gemm"):
+    for name in ("forward", "step", "train_epochs", "gradient_into", "loss_sum", "gemm", "update"):
         assert name in names and re.search(rf"\b{name}\b", sources["engine"]), name
     for name in ("_forward", "_backprop", "_sample_loss", "_activate", "_derivative",
-                 "shuffle_order", "layer_views"):  # fmt: skip
+                 "shuffle_order", "layer_views", "_update", "_add_scaled"):  # fmt: skip
         assert name in text and re.search(rf"def {name}\b", sources["python"]), name
 
 
