@@ -276,3 +276,24 @@ def test_property_optimisers_match_reference(
     )
     for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+def test_reset_optimizer_starts_adam_afresh_in_both_engines():
+    sizes = [3, 4, 2]
+    net, ref = twins(sizes, "tanh", "sigmoid", "squared_error", seed=2)
+    kept = fb.Network(sizes, activation="tanh", weights=net.weights, biases=net.biases)
+    X, Y = problem(sizes, "sigmoid", "squared_error", n=6, seed=3)
+    kw = dict(epochs=2, batch_size=None, learning_rate=0.01, optimizer="adam")
+    for model in (net, ref, kept):
+        model.train(X, Y, **kw)
+    net.reset_optimizer()
+    ref.reset_optimizer()
+    before = net.params.copy()
+    for model in (net, ref, kept):
+        model.train(X, Y, **{**kw, "epochs": 1})
+    # t = 1 again: Adam's first step moves each parameter by lr |g| / (|g| + eps / sqrt(1 - b2))
+    moved = np.abs(net.params - before)
+    np.testing.assert_allclose(moved[moved > 0], 0.01, rtol=1e-3)
+    assert np.abs(kept.params - net.params).max() > 1e-4  # t = 3 with the old moments
+    for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
