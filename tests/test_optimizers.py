@@ -297,3 +297,29 @@ def test_reset_optimizer_starts_adam_afresh_in_both_engines():
     assert np.abs(kept.params - net.params).max() > 1e-4  # t = 3 with the old moments
     for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_engine_checks_the_optimiser_buffers_it_is_handed():
+    from fastbp import _engine
+
+    net = fb.Network([2, 3, 1], seed=0)
+    n = net.params.size
+    X, Y = np.zeros((4, 2)), np.zeros((4, 1))
+    buf = net._training_buffers(4, 2, 1)
+
+    def run(**kw):
+        args = (net._layout, net.params, X, Y, np.arange(4, dtype=np.int64), False, 0, 4,
+                buf["acts"], buf["deltas"], buf["xb"], buf["yb"], buf["backup"], np.zeros(1),
+                0.1, True)  # fmt: skip
+        return _engine.train_epochs(*args, **kw)
+
+    adam = _engine.OPTIMIZER_CODES["adam"]
+    with pytest.raises(ValueError, match="the gradient buffer holds 0 values; at least"):
+        run(optimizer=adam)
+    with pytest.raises(ValueError, match=f"the optimizer state holds {n} values; at least {2 * n}"):
+        run(optimizer=adam, grad=np.zeros(n), opt_state=np.zeros(n))
+    with pytest.raises(ValueError, match="sample_weight holds 3 values; at least 4"):
+        run(grad=np.zeros(n), opt_state=np.zeros(0), sw=np.ones(3))
+    with pytest.raises(ValueError, match="unknown optimizer code"):
+        run(optimizer=9)
+    assert run(optimizer=adam, grad=np.zeros(n), opt_state=np.zeros(2 * n), t=5)[2] == 6

@@ -412,7 +412,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
         _need(0 if opt_state is None else opt_state.shape[0],
               OPTIMIZER_STATE[optimizer] * n_params, "the optimizer state")
     if weighted:
-        _need(sw.shape[0], n, "the sample weights")
+        _need(sw.shape[0], n, "sample_weight")
     if shuffle:
         _need(order.shape[0], n, "the order buffer")
         _need(xb.shape[0], batch * layout.n_in, "the input batch buffer")
