@@ -132,6 +132,20 @@ static int fbp_isa = FBP_ISA_BASE;
 #define TINY FLT_MIN
 #include "fastbp_kernels_impl.h"
 
+void fbp_prefetch_rows(const void *src, const int64_t *idx, ptrdiff_t count,
+                       ptrdiff_t row_bytes)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    const char *base = (const char *)src;
+    for (ptrdiff_t i = 0; i < count; i++) {
+        const char *row = base + (ptrdiff_t)idx[i] * row_bytes;
+        for (ptrdiff_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(row + off, 0, 2);
+    }
+#else
+    (void)src; (void)idx; (void)count; (void)row_bytes;
+#endif
+}
+
 int fbp_init(int max_isa)
 {
     int isa = FBP_ISA_BASE;

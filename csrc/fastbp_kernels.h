@@ -87,6 +87,11 @@ void fbp_gather_rows_d(double *dst, const double *src, const int64_t *idx,
 void fbp_gather_rows_s(float *dst, const float *src, const int64_t *idx,
                        ptrdiff_t count, ptrdiff_t cols);
 
+/* Ask the cache for rows idx[0..count) of src (row_bytes each) ahead of use,
+   so that gathering the next batch overlaps the arithmetic of this one. */
+void fbp_prefetch_rows(const void *src, const int64_t *idx, ptrdiff_t count,
+                       ptrdiff_t row_bytes);
+
 /* Fisher-Yates shuffle of order[0..n) driven by splitmix64 from *state, which
    is advanced.  fastbp.reference implements the same generator in Python, so
    both engines visit samples in the same order for the same seed. */

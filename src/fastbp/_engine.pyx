@@ -44,7 +44,7 @@ from fastbp._blas cimport gemm
 from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
     FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
-    bias_act, colsum_axpby, fbp_init, fbp_shuffle, gather_rows, irprop_minus, momentum,
+    bias_act, colsum_axpby, fbp_init, fbp_prefetch_rows, fbp_shuffle, gather_rows, irprop_minus, momentum,
     mul_deriv, output_delta, sgd, weighted_output_delta,
 )
 
@@ -443,6 +443,10 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 if shuffle:
                     gather_rows(&xb[0], &X[0, 0], &order[i], rows, layout.n_in)
                     gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
+                    if i + rows < n:
+                        fbp_prefetch_rows(&X[0, 0], &order[i + rows],
+                                          min(batch, n - i - rows),
+                                          layout.n_in * sizeof(floating))
                     x = &xb[0]
                     y = &yb[0]
                     if weighted:

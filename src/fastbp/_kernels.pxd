@@ -40,6 +40,8 @@ cdef extern from "fastbp_kernels.h" nogil:
                            Py_ssize_t count, Py_ssize_t cols)
     void fbp_gather_rows_s(float *dst, const float *src, const int64_t *idx,
                            Py_ssize_t count, Py_ssize_t cols)
+    void fbp_prefetch_rows(const void *src, const int64_t *idx, Py_ssize_t count,
+                           Py_ssize_t row_bytes)
     void fbp_shuffle(int64_t *order, Py_ssize_t n, uint64_t *state)
 
     double FBP_RPROP_INCREASE
