@@ -14,6 +14,7 @@ from fastbp import plot
 from fastbp._version import __version__
 from fastbp.io import load, save
 from fastbp.network import DivergenceError, History, Network, check_gradients, predict, train
+from fastbp.threads import blas_threads, get_blas_threads, set_blas_threads
 from fastbp.tracing import Trace, trace
 
 _ESTIMATORS = ("BPClassifier", "BPRegressor")
@@ -40,11 +41,14 @@ __all__ = [
     "Network",
     "Trace",
     "__version__",
+    "blas_threads",
     "check_gradients",
+    "get_blas_threads",
     "load",
     "plot",
     "predict",
     "save",
+    "set_blas_threads",
     "trace",
     "train",
 ]

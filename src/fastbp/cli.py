@@ -409,6 +409,26 @@ def _command(
     return parser
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from fastbp import bench
+
+    return bench.run_cli(args)
+
+
+def _add_bench(commands: Any) -> None:
+    from fastbp.bench import add_arguments
+
+    parser = commands.add_parser(
+        "bench",
+        help="time fastbp against the reference, NumPy, scikit-learn and PyTorch",
+        description="Run issue 3's workloads W1-W5 and the memory check side by side, "
+        "print a table of times and ratios and check each target (MET / NOT MET).",
+        epilog="example: python -m fastbp bench --quick --only W2,W4 --markdown bench.md",
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fastbp",
@@ -543,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument("--train-biases", action="store_true", help="update the biases too")
     trace.add_argument("--format", choices=("text", "json"), default="text")
+    _add_bench(commands)
     return parser
 
 
