@@ -14,6 +14,7 @@ MODULES = [
     "fastbp.cli",
     "fastbp._tabular",
     "fastbp.sklearn",
+    "fastbp.threads",
 ]
 
 

@@ -337,6 +337,36 @@ def numpy_gemms(
     return run
 
 
+def engine_gemms(
+    sizes: Sequence[int], n: int, batch: int, dtype: str, seed: int
+) -> Callable[[], None]:
+    """The same GEMMs as :func:`numpy_gemms`, through the engine's own BLAS (SciPy's).
+
+    ``_engine.gemm_check`` is the engine's row-major GEMM behind a ``def``: a
+    microsecond of call overhead per product, negligible at W3's sizes only.
+    """
+    from fastbp import _engine
+
+    rng = np.random.default_rng(seed)
+    plans = [batch] * (n // batch) + ([n % batch] if n % batch else [])
+    operands = {}
+    for rows in set(plans):
+        ops = []
+        for (m, k), (k2, n_out), trans_a in gemm_shapes(sizes, rows):
+            A = rng.random((k, m) if trans_a else (m, k)).astype(dtype)
+            B = rng.random((k2, n_out)).astype(dtype)
+            ops.append((trans_a, A, B, np.empty((m, n_out), dtype=dtype)))
+        operands[rows] = ops
+
+    def run() -> None:
+        gemm = _engine.gemm_check
+        for rows in plans:
+            for trans_a, A, B, C in operands[rows]:
+                gemm(trans_a, False, 1.0, A, B, 0.0, C)
+
+    return run
+
+
 def nominal_flops(sizes: Sequence[int], samples: int) -> float:
     """6 * samples * sum of n_in * n_out: issue 3's count for one training epoch."""
     return 6.0 * samples * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -760,6 +790,21 @@ class Bench:
             X, Y = self.data("W3", n, W3_SIZES, dtype)
             fastbp_setup = fastbp_trainer(W3_SIZES, dtype, Ws, bs, X, Y, batch)
             gemm = numpy_gemms(W3_SIZES, n, batch, dtype, self.config.seed)
+            blas = engine_gemms(W3_SIZES, n, batch, dtype, self.config.seed)
+            r = self.timed(
+                "W3",
+                "SciPy BLAS GEMMs only",
+                dtype,
+                ready(blas),
+                n,
+                full,
+                "samples",
+                repeats=repeats,
+                note="the same matmuls through the engine's BLAS (diagnostic); " + scaled
+                if scaled
+                else "the same matmuls through the engine's BLAS (diagnostic)",
+            )
+            r.gflops = flops / r.seconds / 1e9
             for threads in sorted({self.config.threads, 2}):
                 with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
                     for impl, setup, note in (
@@ -1180,7 +1225,7 @@ def check_targets(report: Report) -> list[Target]:
 
 def machine_info(torch: Any = None) -> dict[str, Any]:
     """CPU, cores, the BLAS libraries (threadpoolctl) and the versions, for the report."""
-    from fastbp import _version
+    from fastbp import _engine, _version
     from fastbp.threads import engine_blas_info
 
     cpu = platform.processor() or platform.machine()
@@ -1221,6 +1266,7 @@ def machine_info(torch: Any = None) -> dict[str, Any]:
         k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_", "GOTO"))
     }
     return {
+        "kernels": getattr(_engine, "INSTRUCTION_SET", "scalar"),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "os": platform.platform(),
@@ -1241,8 +1287,14 @@ def load_average() -> str:
 
 def machine_lines(machine: dict[str, Any]) -> list[str]:
     lines = [f"machine: {machine['cpu']}, {machine['cores']} logical cores, {machine['os']}"]
+    lines.append(f"fastbp element-wise kernels: {machine.get('kernels', 'unknown')}")
     for b in machine["blas"]:
-        role = "fastbp's engine (SciPy)" if b["engine"] else "NumPy"
+        owner = b["file"].split("/")[0]
+        role = (
+            "fastbp's engine (via SciPy)"
+            if b["engine"]
+            else ("NumPy" if owner.startswith("numpy") else owner)
+        )
         lines.append(
             f"BLAS for {role}: {b['library']}, kernel {b['architecture']}, "
             f"{b['threading']}, {b['file']} (max threads {b['max_threads']})"
