@@ -28,6 +28,7 @@ from a measurement made in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import json
@@ -39,7 +40,8 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -547,6 +549,24 @@ def torch_trainer(
 # The workloads
 
 
+@dataclass
+class Job:
+    """One measurement waiting to run."""
+
+    workload: str
+    impl: str
+    dtype: str
+    setup: Setup
+    n_run: int
+    n_full: int
+    unit: str
+    note: str
+    repeats: int
+    warmup: int
+    threads: int | None
+    flops: float | None
+
+
 class Bench:
     def __init__(self, config: Config, out: Any = sys.stdout) -> None:
         self.config = config
@@ -554,6 +574,7 @@ class Bench:
         self.sk = optional("sklearn.neural_network")
         self.torch = optional("torch")
         self.report = Report(machine_info(self.torch), config)
+        self._pending: list[Job] | None = None
         self._data: dict[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = {}
         if self.sk is None:
             self.report.notes.append("scikit-learn is not installed: its rows are skipped")
@@ -586,7 +607,7 @@ class Bench:
         workload: str,
         impl: str,
         dtype: str,
-        setup: Callable[[], Callable[[], object]],
+        setup: Setup,
         n_run: int,
         n_full: int,
         unit: str,
@@ -594,24 +615,80 @@ class Bench:
         repeats: int | None = None,
         warmup: int = 1,
         threads: int | None = None,
-    ) -> Result:
-        repeats = self.config.repeats if repeats is None else repeats
-        times = measure(setup, repeats, warmup)
-        return self.add(
-            Result(
-                workload,
-                impl,
-                dtype,
-                statistics.median(times),
-                n_run,
-                n_full,
-                unit,
-                len(times),
-                threads or self.config.threads,
-                note,
-                times=times,
-            )
+        flops: float | None = None,
+    ) -> None:
+        """Time ``setup()()``; inside :meth:`interleaved`, later, in turn with the others.
+
+        ``threads`` limits BLAS for this measurement only; ``flops`` adds a GFLOP/s rate.
+        """
+        job = Job(
+            workload,
+            impl,
+            dtype,
+            setup,
+            n_run,
+            n_full,
+            unit,
+            note,
+            self.config.repeats if repeats is None else repeats,
+            warmup,
+            threads,
+            flops,
         )
+        if self._pending is not None:
+            self._pending.append(job)
+        else:
+            self.run_jobs([job])
+
+    @contextmanager
+    def interleaved(self) -> Iterator[None]:
+        """Collect the measurements of the block and run them in turn, round by round.
+
+        Run A, B, C, A, B, C, ... rather than A, A, A, B, B, B: a change in the load
+        of a shared machine then skews every implementation alike, and the ratios
+        that the targets judge stay honest.
+        """
+        self._pending = []
+        try:
+            yield
+            jobs = self._pending
+        finally:
+            self._pending = None
+        self.run_jobs(jobs)
+
+    def run_jobs(self, jobs: list[Job]) -> None:
+        threadpoolctl = importlib.import_module("threadpoolctl")
+        times: list[list[float]] = [[] for _ in jobs]
+        for r in range(max(job.warmup + job.repeats for job in jobs)):
+            for job, kept in zip(jobs, times):
+                if r >= job.warmup + job.repeats:
+                    continue
+                with contextlib.ExitStack() as stack:
+                    if job.threads is not None:
+                        stack.enter_context(
+                            threadpoolctl.threadpool_limits(limits=job.threads, user_api="blas")
+                        )
+                    elapsed = measure(job.setup, 1, 0)[0]
+                if r >= job.warmup:
+                    kept.append(elapsed)
+        for job, kept in zip(jobs, times):
+            seconds = statistics.median(kept)
+            self.add(
+                Result(
+                    job.workload,
+                    job.impl,
+                    job.dtype,
+                    seconds,
+                    job.n_run,
+                    job.n_full,
+                    job.unit,
+                    len(kept),
+                    job.threads or self.config.threads,
+                    job.note,
+                    gflops=None if job.flops is None else job.flops / seconds / 1e9,
+                    times=kept,
+                )
+            )
 
     # -- W1 ------------------------------------------------------------------
 
@@ -643,52 +720,53 @@ class Bench:
             bs = [np.array(b) for b in WORKED_BIASES]
             return lambda: numpy_train(Ws, bs, X, T, n, 1, LEARNING_RATE, False, 0, False)
 
-        self.timed("W1", "fastbp", "float64", fastbp_setup, n, n, "updates")
-        self.timed(
-            "W1",
-            "fastbp.reference",
-            "float64",
-            reference_setup,
-            n_ref,
-            n,
-            "updates",
-            note="pure Python"
-            + (f"; {n_ref:,} updates run, time extrapolated" if n_ref != n else ""),
-            warmup=0,
-            repeats=max(1, min(self.config.repeats, 3)),
-        )
-        self.timed(
-            "W1",
-            "NumPy per-sample loop",
-            "float64",
-            numpy_setup,
-            n,
-            n,
-            "updates",
-            note="network.py-style loop, one sample at a time",
-        )
-        if self.torch is not None:
-            torch = self.torch
-            Xt, Tt = torch.from_numpy(X), torch.from_numpy(T)
-
-            def torch_setup() -> Callable[[], object]:
-                model = torch_model(torch, (2, 2, 2), "float64", 0, biases=False)
-                with torch.no_grad():
-                    for linear, W, b in zip(model[::2], WORKED_WEIGHTS, WORKED_BIASES):
-                        linear.weight.copy_(torch.tensor(W, dtype=torch.float64).T)
-                        linear.bias.copy_(torch.tensor(b, dtype=torch.float64))
-                return lambda: torch_train(torch, model, Xt, Tt, n, 1, False, 0)
-
+        with self.interleaved():
+            self.timed("W1", "fastbp", "float64", fastbp_setup, n, n, "updates")
             self.timed(
                 "W1",
-                "PyTorch",
+                "fastbp.reference",
                 "float64",
-                torch_setup,
+                reference_setup,
+                n_ref,
+                n,
+                "updates",
+                note="pure Python"
+                + (f"; {n_ref:,} updates run, time extrapolated" if n_ref != n else ""),
+                warmup=0,
+                repeats=max(1, min(self.config.repeats, 3)),
+            )
+            self.timed(
+                "W1",
+                "NumPy per-sample loop",
+                "float64",
+                numpy_setup,
                 n,
                 n,
                 "updates",
-                note="biases frozen (requires_grad=False)",
+                note="network.py-style loop, one sample at a time",
             )
+            if self.torch is not None:
+                torch = self.torch
+                Xt, Tt = torch.from_numpy(X), torch.from_numpy(T)
+
+                def torch_setup() -> Callable[[], object]:
+                    model = torch_model(torch, (2, 2, 2), "float64", 0, biases=False)
+                    with torch.no_grad():
+                        for linear, W, b in zip(model[::2], WORKED_WEIGHTS, WORKED_BIASES):
+                            linear.weight.copy_(torch.tensor(W, dtype=torch.float64).T)
+                            linear.bias.copy_(torch.tensor(b, dtype=torch.float64))
+                    return lambda: torch_train(torch, model, Xt, Tt, n, 1, False, 0)
+
+                self.timed(
+                    "W1",
+                    "PyTorch",
+                    "float64",
+                    torch_setup,
+                    n,
+                    n,
+                    "updates",
+                    note="biases frozen (requires_grad=False)",
+                )
         self.report.notes.append(
             "W1: scikit-learn is not run: MLPRegressor can neither freeze the biases nor "
             "use a sigmoid output, so it cannot do the worked example"
@@ -706,11 +784,11 @@ class Bench:
         batch: int,
         repeats: int,
     ) -> None:
-        """Time one epoch of every implementation but the reference and the GEMMs."""
+        """Queue one epoch of NumPy, scikit-learn and PyTorch on the workload's data."""
         X, Y = self.data(workload, n, sizes, dtype)
         Ws, bs = initial_parameters(sizes, self.config.seed)
         scaled = f"{n:,} samples run, time extrapolated" if n != full else ""
-        flops = nominal_flops(sizes, n)
+        flops = nominal_flops(sizes, n) if workload == "W3" else None
         peers: list[tuple[str, Setup | None, str]] = [
             ("NumPy mini-batch", numpy_trainer(Ws, bs, X, Y, batch), ""),
             (
@@ -725,14 +803,19 @@ class Bench:
             ),
         ]
         for impl, setup, note in peers:
-            if setup is None:
-                continue
-            note = "; ".join(part for part in (note, scaled) if part)
-            r = self.timed(
-                workload, impl, dtype, setup, n, full, "samples", note=note, repeats=repeats
-            )
-            if workload == "W3":
-                r.gflops = flops / r.seconds / 1e9
+            if setup is not None:
+                self.timed(
+                    workload,
+                    impl,
+                    dtype,
+                    setup,
+                    n,
+                    full,
+                    "samples",
+                    note="; ".join(p for p in (note, scaled) if p),
+                    repeats=repeats,
+                    flops=flops,
+                )
 
     def w2(self) -> None:
         sizes = self.config.sizes()
@@ -742,48 +825,51 @@ class Bench:
         for dtype in ("float64", "float32"):
             self.log(f"W2: 784-16-16-10, batch 32, one epoch of {n:,} samples, {dtype}")
             X, Y = self.data("W2", n, W2_SIZES, dtype)
-            self.timed(
-                "W2",
-                "fastbp",
-                dtype,
-                fastbp_trainer(W2_SIZES, dtype, Ws, bs, X, Y, batch),
-                n,
-                full,
-                "samples",
-                note=scaled,
-            )
             gemm = numpy_gemms(W2_SIZES, n, batch, dtype, self.config.seed)
-            self.timed(
-                "W2",
-                "NumPy GEMMs only",
-                dtype,
-                ready(gemm),
-                n,
-                full,
-                "samples",
-                note="; ".join(p for p in ("the 8 matmuls per batch of the epoch", scaled) if p),
-            )
-            self.epoch_peers("W2", W2_SIZES, dtype, n, full, batch, self.config.repeats)
-        X, Y = self.data("W2", n, W2_SIZES, "float64")
-        self.timed(
-            "W2",
-            "fastbp.reference",
-            "float64",
-            reference_trainer(W2_SIZES, Ws, bs, X[:n_ref], Y[:n_ref], batch, 1),
-            n_ref,
-            full,
-            "samples",
-            note=f"pure Python, float64 only; {n_ref:,} samples run, time extrapolated",
-            warmup=0,
-            repeats=1,
-        )
+            with self.interleaved():
+                self.timed(
+                    "W2",
+                    "fastbp",
+                    dtype,
+                    fastbp_trainer(W2_SIZES, dtype, Ws, bs, X, Y, batch),
+                    n,
+                    full,
+                    "samples",
+                    note=scaled,
+                )
+                self.timed(
+                    "W2",
+                    "NumPy GEMMs only",
+                    dtype,
+                    ready(gemm),
+                    n,
+                    full,
+                    "samples",
+                    note="; ".join(
+                        p for p in ("the 8 matmuls per batch of the epoch", scaled) if p
+                    ),
+                )
+                self.epoch_peers("W2", W2_SIZES, dtype, n, full, batch, self.config.repeats)
+                if dtype == "float64":
+                    self.timed(
+                        "W2",
+                        "fastbp.reference",
+                        "float64",
+                        reference_trainer(W2_SIZES, Ws, bs, X[:n_ref], Y[:n_ref], batch, 1),
+                        n_ref,
+                        full,
+                        "samples",
+                        note=f"pure Python, float64 only; {n_ref:,} samples run, time extrapolated",
+                        warmup=0,
+                        repeats=1,
+                    )
 
     def w3(self) -> None:
         n, batch, full = self.config.sizes()["W3"], 256, 10_240
         flops = nominal_flops(W3_SIZES, n)
         repeats = max(1, min(self.config.repeats, 3))
         scaled = f"{n:,} samples run, time extrapolated" if n != full else ""
-        threadpoolctl = importlib.import_module("threadpoolctl")
+        gemm_note = "; ".join(p for p in ("the 8 matmuls per batch of the epoch", scaled) if p)
         Ws, bs = initial_parameters(W3_SIZES, self.config.seed)
         for dtype in ("float64", "float32"):
             self.log(f"W3: 784-1024-1024-10, batch 256, one epoch of {n:,} samples, {dtype}")
@@ -791,46 +877,49 @@ class Bench:
             fastbp_setup = fastbp_trainer(W3_SIZES, dtype, Ws, bs, X, Y, batch)
             gemm = numpy_gemms(W3_SIZES, n, batch, dtype, self.config.seed)
             blas = engine_gemms(W3_SIZES, n, batch, dtype, self.config.seed)
-            r = self.timed(
-                "W3",
-                "SciPy BLAS GEMMs only",
-                dtype,
-                ready(blas),
-                n,
-                full,
-                "samples",
-                repeats=repeats,
-                note="the same matmuls through the engine's BLAS (diagnostic); " + scaled
-                if scaled
-                else "the same matmuls through the engine's BLAS (diagnostic)",
-            )
-            r.gflops = flops / r.seconds / 1e9
-            for threads in sorted({self.config.threads, 2}):
-                with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
-                    for impl, setup, note in (
-                        ("fastbp", fastbp_setup, scaled),
-                        (
-                            "NumPy GEMMs only",
-                            ready(gemm),
-                            "; ".join(
-                                p for p in ("the 8 matmuls per batch of the epoch", scaled) if p
-                            ),
-                        ),
-                    ):
-                        r = self.timed(
-                            "W3",
-                            impl,
-                            dtype,
-                            setup,
-                            n,
-                            full,
-                            "samples",
-                            note=note,
-                            repeats=repeats,
-                            threads=threads,
-                        )
-                        r.gflops = flops / r.seconds / 1e9
-            self.epoch_peers("W3", W3_SIZES, dtype, n, full, batch, repeats)
+            with self.interleaved():
+                for threads in sorted({self.config.threads, 2}):
+                    self.timed(
+                        "W3",
+                        "fastbp",
+                        dtype,
+                        fastbp_setup,
+                        n,
+                        full,
+                        "samples",
+                        note=scaled,
+                        repeats=repeats,
+                        threads=threads,
+                        flops=flops,
+                    )
+                    self.timed(
+                        "W3",
+                        "NumPy GEMMs only",
+                        dtype,
+                        ready(gemm),
+                        n,
+                        full,
+                        "samples",
+                        note=gemm_note,
+                        repeats=repeats,
+                        threads=threads,
+                        flops=flops,
+                    )
+                self.timed(
+                    "W3",
+                    "SciPy BLAS GEMMs only",
+                    dtype,
+                    ready(blas),
+                    n,
+                    full,
+                    "samples",
+                    repeats=repeats,
+                    threads=self.config.threads,
+                    flops=flops,
+                    note="the same matmuls through the engine's own BLAS (diagnostic)"
+                    + (f"; {scaled}" if scaled else ""),
+                )
+                self.epoch_peers("W3", W3_SIZES, dtype, n, full, batch, repeats)
         self.report.notes.append(
             "W3: fastbp.reference is not run (about a second per sample in pure Python)"
         )
@@ -856,7 +945,7 @@ class Bench:
                     statistics.median(times),
                     1,
                     1,
-                    "calls",
+                    "call",
                     len(times),
                     self.config.threads,
                     note,
@@ -931,7 +1020,7 @@ class Bench:
 
             return run
 
-        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"), self.interleaved():
             self.timed(
                 "W5",
                 "fastbp, one after the other",
