@@ -1583,6 +1583,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def command_line(args: argparse.Namespace, prefix: str) -> str:
+    """The command that reproduces ``args``, for the Markdown output."""
+    words = [prefix]
+    if args.quick:
+        words.append("--quick")
+    if args.only != ",".join(WORKLOADS):
+        words += ["--only", args.only]
+    for option in ("repeats", "markdown", "png", "json"):
+        if getattr(args, option) is not None:
+            words += [f"--{option}", str(getattr(args, option))]
+    if args.threads != 1:
+        words += ["--threads", str(args.threads)]
+    if args.strict:
+        words.append("--strict")
+    return " ".join(words)
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     only = tuple(w.strip().upper() for w in args.only.split(",") if w.strip())
     unknown = sorted(set(only) - set(WORKLOADS))
@@ -1635,8 +1652,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bench/compare.py``."""
     parser = argparse.ArgumentParser(prog="bench/compare.py", description=__doc__.split("\n")[0])
     add_arguments(parser)
-    words = sys.argv[1:] if argv is None else list(argv)
-    return run_cli(parser.parse_args(argv), " ".join(["python bench/compare.py", *words]))
+    args = parser.parse_args(argv)
+    return run_cli(args, command_line(args, "python bench/compare.py"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -412,7 +412,7 @@ def _command(
 def _bench(args: argparse.Namespace) -> int:
     from fastbp import bench
 
-    return bench.run_cli(args)
+    return bench.run_cli(args, bench.command_line(args, "python -m fastbp bench"))
 
 
 def _add_bench(commands: Any) -> None:
