@@ -104,12 +104,14 @@ static FBP_TARGET void VNAME(bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, p
         case FBP_TANH:
             for (ptrdiff_t j = 0; j < cols; j++) r[j] = VNAME(tanh)(r[j]);
             break;
+        /* Written so that NaN passes through: an overflow upstream must reach the
+           output, where fastbp detects it, instead of being turned into 0. */
         case FBP_RELU:
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = r[j] > 0 ? r[j] : 0;
+            for (ptrdiff_t j = 0; j < cols; j++) r[j] = r[j] < 0 ? 0 : r[j];
             break;
         case FBP_LEAKY_RELU:
             for (ptrdiff_t j = 0; j < cols; j++) {
-                r[j] = r[j] > 0 ? r[j] : (REAL)FBP_LEAKY_SLOPE * r[j];
+                r[j] = r[j] < 0 ? (REAL)FBP_LEAKY_SLOPE * r[j] : r[j];
             }
             break;
         case FBP_SOFTMAX:

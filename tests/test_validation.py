@@ -1,5 +1,7 @@
 """Every kind of bad input is rejected in Python with a message that says what and why."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -47,7 +49,7 @@ Y = np.zeros((5, 2))
         ),
         (dict(sizes=[3, 2], weights=[]), ValueError, "list of 1 arrays"),
         (dict(sizes=[3, 2], biases=[[np.nan, 0]]), ValueError, "NaN or infinity"),
-        (dict(sizes=[3, 2], weights=[[["a", "b"]] * 3]), TypeError, "array of numbers"),
+        (dict(sizes=[3, 2], weights=[[["a", "b"]] * 3]), TypeError, r"array of \(real\) numbers"),
     ],
 )
 def test_constructor_rejects(kwargs, error, message):
@@ -152,3 +154,114 @@ def test_batch_larger_than_data_means_full_batch(net):
     a.train(data, Y, epochs=2, batch_size=None)
     b.train(data, Y, epochs=2, batch_size=500)
     np.testing.assert_array_equal(a.params, b.params)
+
+
+# -- values so large that the arithmetic overflows --------------------------------
+
+
+def identity_net(weights, biases, hidden="identity"):
+    n_layers = len(weights)
+    sizes = [len(weights[0])] + [len(w[0]) for w in weights]
+    assert len(sizes) == n_layers + 1
+    return fb.Network(
+        sizes, activation=hidden, output_activation="identity", weights=weights, biases=biases
+    )
+
+
+def test_predict_refuses_to_return_an_overflowed_output():
+    net = identity_net([[[1.0], [1.0]]], [[0.0]])
+    with pytest.raises(ValueError, match=r"output overflowed .* magnitude up to 1.5e\+308"):
+        net.predict([[1.5e308, 1.5e308]])
+    with pytest.raises(ValueError, match="loss overflowed"):
+        net.loss([[1.0, 1.0]], [[1.5e308]])  # (o - t)^2 / 2 is beyond float64
+    with pytest.raises(ValueError, match="gradient overflowed"):
+        net.gradients([[1.0, 1.0]], [[1.5e308]])
+
+
+def test_an_overflow_hidden_behind_a_relu_is_not_turned_into_zero():
+    # z = 1e308 * 10 + 1e308 * -10 is inf - inf = NaN in the hidden layer; ReLU
+    # must pass the NaN on rather than output 0 and let a finite answer out.
+    net = identity_net([[[10.0], [-10.0]], [[1.0]]], [[0.0], [0.5]], hidden="relu")
+    with pytest.raises(ValueError, match="overflowed"):
+        net.predict([[1e308, 1e308]])
+    assert net.predict([[1.0, 0.0]]) == [[10.5]]
+
+
+def test_saturating_activations_give_their_limits_for_huge_inputs():
+    net = fb.Network([2, 1], output_activation="sigmoid", weights=[[[1.0], [1.0]]])
+    # z overflows to +inf or -inf, and the sigmoid of that is exactly its limit.
+    np.testing.assert_array_equal(
+        net.predict([[1.5e308, 1.5e308], [-1.5e308, -1.5e308], [1e300, 0]]), [[1.0], [0.0], [1.0]]
+    )
+
+
+def test_an_overflowing_last_update_raises_divergence_and_keeps_the_epoch_start():
+    # The loss before the update is finite (50); the update itself overflows.
+    net = identity_net([[[1.0]]], [[0.0]])
+    with pytest.raises(fb.DivergenceError, match="diverged in epoch 1"):
+        net.train([[10.0]], [[0.0]], epochs=1, batch_size=None, learning_rate=1e307)
+    np.testing.assert_array_equal(net.params, [1.0, 0.0])
+
+
+def test_learning_rate_beyond_float32_is_refused():
+    net = fb.Network([3, 2], dtype="float32", seed=0)
+    with pytest.raises(ValueError, match="learning_rate 1e\\+300 is too large for float32"):
+        net.train(X, Y, learning_rate=1e300)
+
+
+def test_python_ints_beyond_float64_are_refused():
+    with pytest.raises(ValueError, match="too large for float64"):
+        fb.Network([3, 2], seed=0).predict(np.array([[10**400, 0, 0]], dtype=object))
+
+
+def test_huge_longdouble_inputs_are_refused_without_warnings():
+    big = np.full((1, 3), np.finfo(np.longdouble).max)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="NaN or infinity|too large"):
+            fb.Network([3, 2], seed=0).predict(big)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        (dict(eps=0.0), ValueError, "eps must be a finite number > 0"),
+        (dict(eps=-1e-3), ValueError, "eps must be a finite number > 0"),
+        (dict(floor=float("nan")), ValueError, "floor must be a finite number > 0"),
+        (dict(eps="small"), TypeError, "eps must be a number"),
+        (dict(eps=1e300), ValueError, "use a smaller eps"),
+    ],
+)
+def test_check_gradients_rejects_bad_steps_and_keeps_the_parameters(kwargs, error, message):
+    net = identity_net([[[1.0], [2.0], [3.0]]], [[0.5]])
+    before = net.params.copy()
+    with pytest.raises(error, match=message):
+        fb.check_gradients(net, np.ones((2, 3)), np.ones((2, 1)), **kwargs)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_functional_forms_need_a_network():
+    for call, args in ((fb.predict, (X,)), (fb.train, (X, Y)), (fb.check_gradients, (X, Y))):
+        with pytest.raises(TypeError, match="net must be a fastbp.Network; got str"):
+            call("net", *args)
+
+
+@pytest.mark.parametrize(
+    "weights,error,message",
+    [
+        ([np.ones((3, 2), dtype=complex)], TypeError, r"weights\[0\] must be an array of \(real\)"),
+        ([np.full((3, 2), 1e300)], ValueError, r"weights\[0\] has values too large for float32"),
+        (np.ones((1, 3, 2)), TypeError, "weights must be a list of 1 arrays"),
+        ([np.ones((3, 2))] * 2, ValueError, "list of 1 arrays, one per layer; got 2 entries"),
+    ],
+)
+def test_given_weights_must_fit_the_network(weights, error, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(error, match=message):
+            fb.Network([3, 2], dtype="float32", weights=weights)
+
+
+def test_seeds_must_fit_in_64_bits():
+    with pytest.raises(ValueError, match="seed must be at most 18446744073709551615"):
+        fb.Network([3, 4, 2], seed=0).train(X, Y, seed=2**64)

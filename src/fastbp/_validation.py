@@ -17,55 +17,69 @@ from fastbp import _engine
 
 DTYPES = ("float64", "float32")
 
+# Widths and counts reach BLAS as 32-bit ints, seeds the engine as a 64-bit word.
+MAX_WIDTH = 2**31 - 1
+MAX_SEED = 2**64 - 1
+
 
 def check_dtype(dtype: Any) -> np.dtype:
     """The network dtype named by ``dtype``: float64 or float32."""
     try:
         resolved = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         resolved = None
     if resolved is None or resolved.name not in DTYPES:
         raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}")
     return resolved
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
+def check_int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
     """``value`` as an int of at least ``minimum`` (bools are not ints here)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {value}")
-    return int(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r:.80}")
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {number}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum}; got {number}")
+    return number
 
 
 def check_sizes(sizes: Any) -> tuple[int, ...]:
     """Layer widths, input first: at least two positive integers."""
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 1:
+        sizes = sizes.tolist()
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(
-            f"sizes must be a sequence of layer widths such as [784, 16, 10]; got {sizes!r}"
+            f"sizes must be a sequence of layer widths such as [784, 16, 10]; got {sizes!r:.80}"
         )
     if len(sizes) < 2:
         raise ValueError(
             f"sizes needs at least an input and an output width, e.g. [2, 1]; got {list(sizes)}"
         )
-    return tuple(check_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes))
+    return tuple(check_int(s, f"sizes[{i}]", 1, MAX_WIDTH) for i, s in enumerate(sizes))
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """None, or an integer seed in [0, 2**64)."""
+    if seed is None:
+        return None
+    return check_int(seed, name, 0, MAX_SEED)
+
+
+def check_positive(value: Any, name: str) -> float:
+    """A finite number > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r:.80}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0; got {value}")
+    return value
 
 
 def check_learning_rate(value: Any) -> float:
     """A finite, positive learning rate."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"learning_rate must be a number; got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"learning_rate must be a finite number > 0; got {value}")
-    return value
-
-
-def check_seed(seed: Any, name: str = "seed") -> int | None:
-    """None, or a non-negative integer seed."""
-    if seed is None:
-        return None
-    return check_int(seed, name, 0)
+    return check_positive(value, "learning_rate")
 
 
 def raise_not_finite(name: str) -> NoReturn:
@@ -113,6 +127,8 @@ def _convert(X: Any, name: str, dtype: np.dtype) -> np.ndarray:
     if kind == "O":
         try:
             array = array.astype(np.float64)
+        except OverflowError:
+            raise ValueError(f"{name} holds numbers too large for float64") from None
         except (ValueError, TypeError):
             raise TypeError(f"{name} holds objects that are not numbers") from None
     elif kind not in "biuf":
@@ -125,15 +141,16 @@ def _convert(X: Any, name: str, dtype: np.dtype) -> np.ndarray:
             f"{name} must be 2-D with shape (n_samples, n_features); got {array.ndim}-D "
             f"shape {array.shape}{hint}"
         )
-    if array.dtype.kind == "f" and array.dtype.itemsize > dtype.itemsize:
-        with np.errstate(over="ignore"):
-            converted = np.ascontiguousarray(array, dtype=dtype)
-        if not _engine.all_finite(converted) and _engine.all_finite(
-            np.ascontiguousarray(array, dtype=np.float64)
-        ):
-            raise ValueError(f"{name} has values too large for {dtype.name}")
-        return converted
-    return np.ascontiguousarray(array, dtype=dtype)
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if (
+        array.dtype.kind == "f"
+        and array.dtype.itemsize > dtype.itemsize
+        and not _engine.all_finite(converted)
+        and np.isfinite(array).all()
+    ):
+        raise ValueError(f"{name} has values too large for {dtype.name}")
+    return converted
 
 
 def check_targets(Y: np.ndarray, output_activation: str, loss: str) -> None:

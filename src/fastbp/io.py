@@ -26,16 +26,20 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from fastbp._validation import check_sizes
 from fastbp._version import __version__
 from fastbp.network import Network
 
 FORMAT = "fastbp-model"
 FORMAT_VERSION = 1
+# The members np.savez writes: stored, neither compressed nor encrypted.
+MEMBERS = ["header.npy", "params.npy"]
 
 
 def _digest(params: np.ndarray) -> str:
@@ -114,6 +118,20 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def _check_members(name: str, infos: list[zipfile.ZipInfo]) -> None:
+    found = sorted(info.filename for info in infos)
+    if found != MEMBERS:
+        raise ValueError(
+            f"{name!r} is not a fastbp model file: it holds {found}, expected {MEMBERS}"
+        )
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            raise ValueError(
+                f"{name!r} is not a fastbp model file: {info.filename} is compressed or "
+                "encrypted, and fastbp writes neither"
+            )
+
+
 def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
     name = os.fspath(path)
     if not os.path.isfile(name):
@@ -125,11 +143,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
         )
     try:
         with np.load(name, allow_pickle=False) as archive:
-            missing = {"header", "params"} - set(archive.files)
-            if missing:
-                raise ValueError(
-                    f"{name!r} is not a fastbp model file: it lacks {', '.join(sorted(missing))}"
-                )
+            _check_members(name, archive.zip.infolist())
             raw_header = archive["header"]
             params = archive["params"]
     except ValueError as exc:
@@ -141,7 +155,16 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
         if "not a fastbp model file" in str(exc):
             raise
         raise ValueError(f"{name!r} is not a readable fastbp model file ({exc})") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        KeyError,
+        RuntimeError,
+        NotImplementedError,
+        MemoryError,  # an array header that declares more elements than memory holds
+    ) as exc:
         raise ValueError(
             f"{name!r} is not a fastbp model file, or it is truncated or corrupted ({exc})"
         ) from None
@@ -149,7 +172,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
         raise ValueError(f"{name!r} has a malformed header")
     try:
         header = json.loads(raw_header.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{name!r} has a header that is not valid JSON ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{name!r} is not a fastbp model file (no fastbp header)")
@@ -182,6 +205,18 @@ def load(path: str | os.PathLike[str]) -> Network:
     """
     header, params = _read(path)
     name = os.fspath(path)
+    try:
+        sizes = check_sizes(header.get("sizes"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name!r} describes no valid network ({exc})") from None
+    # Check the parameter count before building anything, so that a tampered
+    # header cannot make load allocate more than the file holds.
+    n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    if params.shape != (n_params,):
+        raise ValueError(
+            f"{name!r} holds parameters of dtype {params.dtype} and shape {params.shape}; "
+            f"its architecture needs ({n_params},)"
+        )
     try:
         net = Network(
             header["sizes"],

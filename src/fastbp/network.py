@@ -7,9 +7,10 @@ and hands whole epochs to :mod:`fastbp._engine`.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from fastbp._validation import (
     check_learning_rate,
     check_nonnegative,
     check_optimizer,
+    check_positive,
     check_sample_weight,
     check_seed,
     check_sizes,
@@ -45,6 +47,15 @@ ADAPTIVE_MIN_RATE = 1e-6
 
 class DivergenceError(FloatingPointError):
     """Training stopped because the loss stopped being a finite number."""
+
+
+def _overflow(what: str, *arrays: np.ndarray) -> ValueError:
+    largest = max(float(np.max(np.abs(a))) for a in arrays)
+    return ValueError(
+        f"{what} overflowed to infinity or NaN although every input is finite: values of "
+        f"magnitude up to {largest:.3g} are too large for this network's parameters in its "
+        "dtype; scale the data down (e.g. to unit variance)"
+    )
 
 
 def layer_views(
@@ -132,11 +143,16 @@ class Network:
         rng = np.random.default_rng(self.seed)
         n_layers = len(self.sizes) - 1
         for name, given in (("weights", weights), ("biases", biases)):
-            if given is not None and (
-                isinstance(given, (str, bytes, np.ndarray)) or len(given) != n_layers
-            ):
-                raise ValueError(
+            if given is None:
+                continue
+            if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+                raise TypeError(
                     f"{name} must be a list of {n_layers} arrays, one per layer; got {given!r:.80}"
+                )
+            if len(given) != n_layers:
+                raise ValueError(
+                    f"{name} must be a list of {n_layers} arrays, one per layer; "
+                    f"got {len(given)} entries"
                 )
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
             n_in, n_out = W.shape
@@ -154,14 +170,21 @@ class Network:
 
     def _given(self, value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
         try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be an array of numbers of shape {shape}") from None
+            array = np.asarray(value)
+            if array.dtype.kind not in "biufO":
+                raise TypeError
+            array = array.astype(np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(f"{name} must be an array of (real) numbers of shape {shape}") from None
         if array.shape != shape:
             raise ValueError(f"{name} has shape {array.shape}; expected {shape}")
         if not np.isfinite(array).all():
             raise ValueError(f"{name} contains NaN or infinity; every value must be finite")
-        return array
+        with np.errstate(over="ignore"):
+            converted = array.astype(self.dtype)
+        if not np.isfinite(converted).all():
+            raise ValueError(f"{name} has values too large for {self.dtype.name}")
+        return converted
 
     @property
     def n_inputs(self) -> int:
@@ -250,6 +273,8 @@ class Network:
         out = self._layout.predict(self.params, X, CHUNK_ROWS)
         if out is None:
             raise_not_finite("X")
+        if not _engine.all_finite(out):
+            raise _overflow("the output", X)
         return out
 
     def loss(self, X: Any, Y: Any) -> float:
@@ -257,6 +282,8 @@ class Network:
         X, Y = self._data(X, Y)
         rows = min(X.shape[0], CHUNK_ROWS)
         total = _engine.loss_sum(self._layout, self.params, X, Y, self._buffer(rows), rows)
+        if not math.isfinite(total):
+            raise _overflow("the loss", X, Y)
         return float(total) / X.shape[0]
 
     def gradients(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -272,9 +299,11 @@ class Network:
         X, Y = self._data(X, Y)
         rows = min(X.shape[0], CHUNK_ROWS)
         grad = np.empty_like(self.params)
-        _engine.gradient_into(
+        total = _engine.gradient_into(
             self._layout, self.params, X, Y, grad, self._buffer(rows), self._buffer(rows), rows
         )
+        if not (math.isfinite(total) and np.isfinite(grad).all()):
+            raise _overflow("the gradient", X, Y)
         return grad
 
     # -- training -----------------------------------------------------------
@@ -426,8 +455,8 @@ class Network:
         Raises
         ------
         DivergenceError
-            If the loss stops being finite; the network then holds the last
-            parameters that gave a finite loss on a whole batch.
+            If the loss or the parameters stop being finite; the network then
+            holds the last parameters that gave a finite loss on a whole batch.
 
         Examples
         --------
@@ -444,6 +473,8 @@ class Network:
         n = X.shape[0]
         batch = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
         learning_rate = check_learning_rate(learning_rate)
+        if learning_rate > float(np.finfo(self.dtype).max):
+            raise ValueError(f"learning_rate {learning_rate} is too large for {self.dtype.name}")
         seed = check_seed(seed)
         shuffle = bool(shuffle) and batch < n
         opt = check_optimizer(optimizer, momentum, nesterov, beta_1, beta_2, epsilon)
@@ -510,15 +541,23 @@ class Network:
                         opt_state=ost["state"], wb=buf["wb"], epoch0=epoch, **settings,
                     )  # fmt: skip
                     seconds = time.perf_counter() - start
+                    if done == chunk and not _engine.all_finite(self.params.reshape(1, -1)):
+                        # The very last update overflowed: the loss measured before it
+                        # was finite, so the engine could not tell.  Go back to the
+                        # parameters at the start of that epoch, kept in the backup.
+                        slot = (epoch + done - 1) % 2 * self.params.size
+                        self.params[...] = buf["backup"][slot : slot + self.params.size]
+                        done -= 1
                     ost["samples"] += done * n
                     history.extend((losses[:done] / total_weight).tolist())
                     history.seconds.extend([seconds / max(done, 1)] * done)
                     history.learning_rate.extend([rate] * done)
                     if done < chunk:
                         raise DivergenceError(
-                            f"training diverged in epoch {epoch + done + 1}: the loss became "
-                            "infinite or NaN; the network keeps the last parameters that gave a "
-                            f"finite loss. Try a smaller learning_rate (got {rate})."
+                            f"training diverged in epoch {epoch + done + 1}: the loss or the "
+                            "parameters became infinite or NaN; the network keeps the last "
+                            "parameters that gave a finite loss. Try a smaller learning_rate "
+                            f"(got {rate}) or data scaled to smaller magnitudes."
                         )
                     epoch += done
                     if not per_epoch:
@@ -621,13 +660,20 @@ class _Monitor:
         return True
 
 
+def _check_network(net: Any) -> None:
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
+
+
 def train(net: Network, X: Any, Y: Any, **kwargs: Any) -> list[float]:
     """Functional form of :meth:`Network.train`."""
+    _check_network(net)
     return net.train(X, Y, **kwargs)
 
 
 def predict(net: Network, X: Any) -> np.ndarray:
     """Functional form of :meth:`Network.predict`."""
+    _check_network(net)
     return net.predict(X)
 
 
@@ -663,10 +709,11 @@ def check_gradients(
     >>> fb.check_gradients(net, [[0.1, 0.2, 0.3]], [[0.0, 1.0]]) < 1e-6
     True
     """
+    _check_network(net)
     X, Y = net._data(X, Y)
     double = net.dtype == np.float64
-    h = (1e-3 if double else 1e-2) if eps is None else float(eps)
-    floor = (1e-6 if double else 1e-3) if floor is None else float(floor)
+    h = (1e-3 if double else 1e-2) if eps is None else check_positive(eps, "eps")
+    floor = (1e-6 if double else 1e-3) if floor is None else check_positive(floor, "floor")
     grad = net.flat_gradient(X, Y).astype(np.float64)
     params = net.params
     numeric = np.empty_like(grad)
@@ -674,10 +721,18 @@ def check_gradients(
         for i in range(params.size):
             saved = params[i]
             losses = []
-            for k in (-2, -1, 1, 2):
-                params[i] = saved + k * h
-                losses.append(net.loss(X, Y))
-            params[i] = saved
+            try:
+                for k in (-2, -1, 1, 2):
+                    with np.errstate(over="ignore"):
+                        params[i] = saved + k * h
+                    losses.append(net.loss(X, Y))
+            except ValueError:
+                raise ValueError(
+                    f"the loss is not finite once parameter {i} is moved by up to 2 * eps "
+                    f"(eps={h}); use a smaller eps"
+                ) from None
+            finally:
+                params[i] = saved
             numeric[i] = (losses[0] - 8 * losses[1] + 8 * losses[2] - losses[3]) / (12 * h)
     scale = np.maximum(np.maximum(np.abs(grad), np.abs(numeric)), floor)
     return float(np.max(np.abs(grad - numeric) / scale))

@@ -46,9 +46,9 @@ def _activate(name: str, zs: list[float]) -> list[float]:
     if name == "tanh":
         return [math.tanh(z) for z in zs]
     if name == "relu":
-        return [z if z > 0 else 0.0 for z in zs]
+        return [0.0 if z < 0 else z for z in zs]
     if name == "leaky_relu":
-        return [z if z > 0 else LEAKY_SLOPE * z for z in zs]
+        return [LEAKY_SLOPE * z if z < 0 else z for z in zs]
     if name == "softmax":
         top = max(zs)
         exps = [math.exp(z - top) for z in zs]
