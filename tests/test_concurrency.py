@@ -47,13 +47,16 @@ def test_predict_during_training_is_finite_and_does_not_disturb_training():
     kw = dict(epochs=20, batch_size=4, learning_rate=0.5)
     net = fb.Network([6, 32, 3], activation="tanh", seed=0)
     twin = fb.Network([6, 32, 3], activation="tanh", seed=0)
-    rounds = 25
     training_done = threading.Event()
     outputs = []
+    rounds = 0
 
     def trainer():
-        for r in range(rounds):
-            net.train(X, Y, seed=r, **kw)
+        # Train until the predictors have made plenty of calls, so the two overlap.
+        nonlocal rounds
+        while rounds < 25 or len(outputs) < 300:
+            net.train(X, Y, seed=rounds, **kw)
+            rounds += 1
         training_done.set()
 
     def predictor(rows):
@@ -62,7 +65,6 @@ def test_predict_during_training_is_finite_and_does_not_disturb_training():
 
     run_all(trainer, lambda: predictor(1), lambda: predictor(64), lambda: predictor(7))
 
-    assert len(outputs) > rounds  # the predictors really ran alongside the training
     for out in outputs:
         assert out.shape in {(1, 3), (64, 3), (7, 3)} and out.dtype == np.float64
         assert np.isfinite(out).all() and (out >= 0).all() and (out <= 1).all()
@@ -78,8 +80,10 @@ def test_loss_and_gradients_during_training_are_finite():
     seen = []
 
     def trainer():
-        for r in range(20):
-            net.train(X, Y, epochs=10, batch_size=8, seed=r)
+        rounds = 0
+        while rounds < 20 or len(seen) < 100:
+            net.train(X, Y, epochs=10, batch_size=8, seed=rounds)
+            rounds += 1
         training_done.set()
 
     def reader():
@@ -88,7 +92,6 @@ def test_loss_and_gradients_during_training_are_finite():
             seen.append((net.loss(X, Y), dW, db))
 
     run_all(trainer, reader)
-    assert seen
     for loss, dW, db in seen:
         assert np.isfinite(loss) and loss >= 0
         assert [w.shape for w in dW] == [(6, 16), (16, 3)]
