@@ -12,6 +12,7 @@ return infinity or NaN, and ``train`` raises ``DivergenceError`` keeping finite
 parameters.
 """
 
+import io
 import math
 import os
 import warnings
@@ -586,3 +587,14 @@ def test_a_member_declaring_deflate_over_stored_bytes_is_refused(tmp_path, model
             start = data.find(signature, start + 1)
     with pytest.raises(ValueError):
         load_bytes(bytes(data), tmp_path)
+
+
+def test_an_npy_file_with_a_model_appended_is_refused(tmp_path, model_bytes):
+    # The zip directory at the end makes it look like an archive to zipfile,
+    # the .npy magic at the start makes np.load read it as a single array.
+    with open(tmp_path / "a.npy", "wb") as f:
+        np.save(f, np.zeros(3))
+    data = (tmp_path / "a.npy").read_bytes() + model_bytes[1]
+    assert zipfile.is_zipfile(io.BytesIO(data))
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        load_bytes(data, tmp_path)

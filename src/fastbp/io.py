@@ -142,10 +142,16 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
             "(no complete .npz archive)"
         )
     try:
-        with np.load(name, allow_pickle=False) as archive:
-            _check_members(name, archive.zip.infolist())
-            raw_header = archive["header"]
-            params = archive["params"]
+        # np.load is handed an open file so that the file is closed even when
+        # the archive is too damaged for np.load to finish opening it.
+        with open(name, "rb") as f:
+            archive = np.load(f, allow_pickle=False)
+            if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy with a zip appended
+                raise ValueError(f"{name!r} is not a fastbp model file (not an .npz archive)")
+            with archive:
+                _check_members(name, archive.zip.infolist() if archive.zip else [])
+                raw_header = archive["header"]
+                params = archive["params"]
     except ValueError as exc:
         if "Object arrays" in str(exc):
             raise ValueError(

@@ -46,7 +46,7 @@ ADAPTIVE_MIN_RATE = 1e-6
 
 
 class DivergenceError(FloatingPointError):
-    """Training stopped because the loss stopped being a finite number."""
+    """Training stopped because the loss or the parameters stopped being finite."""
 
 
 def _overflow(what: str, *arrays: np.ndarray) -> ValueError:
@@ -169,13 +169,18 @@ class Network:
                 b[...] = self._given(biases[l], f"biases[{l}]", (n_out,))
 
     def _given(self, value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        not_numbers = TypeError(f"{name} must be an array of (real) numbers of shape {shape}")
         try:
             array = np.asarray(value)
-            if array.dtype.kind not in "biufO":
-                raise TypeError
-            array = array.astype(np.float64)
-        except (TypeError, ValueError, OverflowError):
-            raise TypeError(f"{name} must be an array of (real) numbers of shape {shape}") from None
+            real = array.dtype.kind in "biufO"
+            if real:
+                array = array.astype(np.float64)
+        except OverflowError:
+            raise ValueError(f"{name} has values too large for float64") from None
+        except (TypeError, ValueError):
+            raise not_numbers from None
+        if not real:
+            raise not_numbers
         if array.shape != shape:
             raise ValueError(f"{name} has shape {array.shape}; expected {shape}")
         if not np.isfinite(array).all():
@@ -268,6 +273,10 @@ class Network:
         ...                  weights=[[[1, 0], [0, 1]]], biases=[[0.5, -0.5]])
         >>> net.predict([[1.0, 2.0]])
         array([[1.5, 1.5]])
+
+        Raises ``ValueError`` for inputs that are not finite numbers of the right
+        shape, and for finite inputs so large that the outputs overflow to
+        infinity or NaN: predict never returns either.
         """
         X = as_matrix(X, "X", self.dtype, self.sizes[0], check_finite=False)
         out = self._layout.predict(self.params, X, CHUNK_ROWS)
@@ -278,7 +287,7 @@ class Network:
         return out
 
     def loss(self, X: Any, Y: Any) -> float:
-        """Mean over the samples of the per-sample loss."""
+        """Mean over the samples of the per-sample loss (finite, or ``ValueError``)."""
         X, Y = self._data(X, Y)
         rows = min(X.shape[0], CHUNK_ROWS)
         total = _engine.loss_sum(self._layout, self.params, X, Y, self._buffer(rows), rows)
@@ -290,7 +299,7 @@ class Network:
         """Gradient of :meth:`loss` with respect to the weights and the biases.
 
         Returns ``(dW, db)``: lists shaped like ``weights`` and ``biases``.
-        The parameters are not changed.
+        The parameters are not changed.  Like :meth:`loss`, finite or ``ValueError``.
         """
         return layer_views(self.sizes, self.flat_gradient(X, Y))
 
