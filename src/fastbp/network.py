@@ -95,6 +95,13 @@ class Network:
     weights, biases : list of array-like, optional
         Exact initial values, of shapes ``(n_in, n_out)`` and ``(n_out,)``.
 
+    Notes
+    -----
+    Threads: ``train`` holds a per-network lock, so two trainings of one
+    network take turns.  ``predict``, ``loss`` and ``gradients`` take no lock:
+    during a training run in another thread they never crash, and compute
+    from the parameters of some recent update.
+
     Examples
     --------
     >>> import fastbp as fb
