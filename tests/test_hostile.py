@@ -598,3 +598,93 @@ def test_an_npy_file_with_a_model_appended_is_refused(tmp_path, model_bytes):
     assert zipfile.is_zipfile(io.BytesIO(data))
     with pytest.raises(ValueError, match="not an .npz archive"):
         load_bytes(data, tmp_path)
+
+
+# -- the scikit-learn estimators ---------------------------------------------------
+
+# Good and certainly-bad values of the hyperparameters fastbp checks itself.
+ESTIMATOR_GOOD = {
+    "hidden_layer_sizes": [(3,), 4, (2, 2)],
+    "activation": ["relu", "logistic", "tanh", "identity"],
+    "solver": ["adam", "sgd", "rprop"],
+    "batch_size": ["auto", 1, 3, 10**12],
+    "learning_rate_init": [1e-3, 0.1],
+    "max_iter": [1, 3],
+    "alpha": [0.0, 1e-4],
+    "dtype": ["float64", "float32"],
+}
+ESTIMATOR_BAD = {
+    "hidden_layer_sizes": [(0,), (-1,), (2.5,), "3", None, (2**31,)],
+    "activation": ["swish", "softmax", None, 3],
+    "solver": ["lbfgs", None],
+    "batch_size": [0, -1, 2.5, None, "big"],
+    "learning_rate_init": [0.0, -1.0, math.nan, math.inf, "fast"],
+    "max_iter": [0, -1, 2.5, None],
+    "alpha": [-1.0, math.nan, "none"],
+    "dtype": ["float16", "int32", "banana"],
+}
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    regressor=st.booleans(),
+    hostile=st.sets(st.sampled_from(["X", "y", *ESTIMATOR_GOOD]), max_size=2),
+    data=st.data(),
+)
+def test_estimators_fit_and_predict_or_refuse_clearly(regressor, hostile, data):
+    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+
+    # Two warnings are part of scikit-learn's contract, not noise: max_iter
+    # reached, and a column vector passed as y.
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.simplefilter("ignore", DataConversionWarning)
+    params = {}
+    bad_param = False
+    for name in ESTIMATOR_GOOD:
+        if name in hostile and data.draw(st.booleans()):
+            params[name] = data.draw(st.sampled_from(ESTIMATOR_BAD[name]))
+            bad_param = True
+        else:
+            params[name] = data.draw(st.sampled_from(ESTIMATOR_GOOD[name]))
+    if params["solver"] == "rprop" and params["batch_size"] in (1, 3):
+        params["batch_size"] = "auto"  # Rprop takes full batches only
+    rows = data.draw(st.integers(4, 8))
+    if "X" in hostile:
+        X, _ = data.draw(matrices(rows, 3))
+    else:
+        X = np.linspace(-1, 1, rows * 3).reshape(rows, 3)
+    if "y" in hostile:
+        y = data.draw(
+            st.sampled_from(
+                [
+                    np.full(rows, math.nan),
+                    np.zeros(rows + 1),
+                    np.zeros((rows, 2, 2)),
+                    np.zeros(rows),  # one class: a classifier refuses it
+                    np.array(["a", "b"] * (rows // 2) + ["a"] * (rows % 2)),
+                    [1.5e308, -1.5e308] * (rows // 2) + [0.0] * (rows % 2),
+                    None,
+                ]
+            )
+        )
+    else:
+        y = np.arange(rows) % 2 if not regressor else np.linspace(0, 1, rows)
+    estimator = (fb.BPRegressor if regressor else fb.BPClassifier)(random_state=0, **params)
+    try:
+        estimator.fit(X, y)
+        out = estimator.predict(X)
+    except fb.DivergenceError:
+        event("diverged")
+        assert not bad_param
+    except CLEAR as exc:
+        event(type(exc).__name__)
+        assert hostile, exc  # good data and settings must fit
+    else:
+        event("fitted")
+        assert not bad_param, f"accepted {params}"
+        n = np.asarray(X).shape[0]
+        assert np.shape(out)[0] == n
+        if regressor:
+            assert np.isfinite(np.asarray(out, dtype=float)).all()
+        else:
+            assert set(np.unique(out)) <= set(estimator.classes_)

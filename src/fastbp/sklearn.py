@@ -165,15 +165,19 @@ class _BaseBP(BaseEstimator):
         return hidden
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            multi_output=True,
-            dtype=np.dtype(self.dtype),
-            reset=reset,
-            y_numeric=isinstance(self, RegressorMixin),
-        )
+        # Values too large for float32 become inf in the cast, which then fails
+        # scikit-learn's finiteness check with a clear ValueError; numpy's
+        # warning on the way adds nothing.
+        with np.errstate(over="ignore"):
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                multi_output=True,
+                dtype=np.dtype(self.dtype),
+                reset=reset,
+                y_numeric=isinstance(self, RegressorMixin),
+            )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -297,7 +301,8 @@ class _BaseBP(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
+        with np.errstate(over="ignore"):  # as in _validate
+            X = validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
         return self.network_.predict(X)
 
 
@@ -379,7 +384,10 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
     def _encode(self, y: np.ndarray, fitting: bool, classes: Any = None) -> np.ndarray:
         if fitting:
             self._binarizer = LabelBinarizer()
-            self._binarizer.fit(y if classes is None else classes)
+            # Telling integral from other float labels casts them to int, which
+            # warns for labels beyond the int range; the classes come out right.
+            with np.errstate(invalid="ignore"):
+                self._binarizer.fit(y if classes is None else classes)
             self.classes_ = self._binarizer.classes_
             if self._binarizer.y_type_ != "multilabel-indicator" and len(self.classes_) < 2:
                 raise ValueError(
