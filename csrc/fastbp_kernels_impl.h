@@ -68,7 +68,8 @@ int NAME(fbp_all_finite)(const REAL *x, ptrdiff_t n)
 
 static inline REAL NAME(safe_log)(REAL x)
 {
-    return LOG(x > TINY ? x : TINY);
+    /* NaN passes through, so that a NaN output is never scored as a finite loss. */
+    return LOG(x < TINY ? TINY : x);
 }
 
 double NAME(fbp_output_delta)(const REAL *o, const REAL *t, REAL *delta,

@@ -179,12 +179,30 @@ def test_predict_refuses_to_return_an_overflowed_output():
 
 
 def test_an_overflow_hidden_behind_a_relu_is_not_turned_into_zero():
-    # z = 1e308 * 10 + 1e308 * -10 is inf - inf = NaN in the hidden layer; ReLU
-    # must pass the NaN on rather than output 0 and let a finite answer out.
-    net = identity_net([[[10.0], [-10.0]], [[1.0]]], [[0.0], [0.5]], hidden="relu")
-    with pytest.raises(ValueError, match="overflowed"):
-        net.predict([[1e308, 1e308]])
-    assert net.predict([[1.0, 0.0]]) == [[10.5]]
+    # 1.5e308 * 10 is inf in the first hidden layer, and inf * 0 is NaN in the
+    # second; ReLU must pass the NaN on rather than output 0 and let the
+    # output layer's bias (0.5) out as the answer.
+    net = identity_net([[[10.0]], [[0.0]], [[1.0]]], [[0.0], [0.0], [0.5]], hidden="relu")
+    with pytest.raises(ValueError, match="output overflowed"):
+        net.predict([[1.5e308]])
+    assert net.predict([[1.0]]) == [[0.5]]
+
+
+def test_a_nan_output_is_never_scored_as_a_finite_cross_entropy():
+    # As above, the output is NaN; the safe log of the cross-entropy must not
+    # turn log(NaN) into log(DBL_MIN), a finite loss.
+    net = fb.Network(
+        [1, 1, 1, 1],
+        activation="identity",
+        loss="cross_entropy",
+        weights=[[[10.0]], [[0.0]], [[1.0]]],
+    )
+    with pytest.raises(ValueError, match="loss overflowed"):
+        net.loss([[1.5e308]], [[0.0]])
+    before = net.params.copy()
+    with pytest.raises(fb.DivergenceError):
+        net.train([[1.5e308]], [[0.0]], epochs=1)
+    np.testing.assert_array_equal(net.params, before)
 
 
 def test_saturating_activations_give_their_limits_for_huge_inputs():

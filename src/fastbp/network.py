@@ -542,6 +542,7 @@ class Network:
         try:
             with self._lock:
                 buf = self._training_buffers(batch, X.shape[1], Y.shape[1])
+                initial = self.params.copy()
                 ost = self._optimizer_state(code)
                 epoch = 0
                 while epoch < epochs:
@@ -557,13 +558,17 @@ class Network:
                         opt_state=ost["state"], wb=buf["wb"], epoch0=epoch, **settings,
                     )  # fmt: skip
                     seconds = time.perf_counter() - start
-                    if done == chunk and not _engine.all_finite(self.params.reshape(1, -1)):
-                        # The very last update overflowed: the loss measured before it
-                        # was finite, so the engine could not tell.  Go back to the
-                        # parameters at the start of that epoch, kept in the backup.
-                        slot = (epoch + done - 1) % 2 * self.params.size
-                        self.params[...] = buf["backup"][slot : slot + self.params.size]
-                        done -= 1
+                    if not _engine.all_finite(self.params.reshape(1, -1)):
+                        # The parameters overflowed although every loss the engine saw
+                        # was finite (as after the very last update, measured before
+                        # it): go back to the start of the last epoch, kept in the
+                        # engine's backup, or failing that to where this call began.
+                        if done == chunk:
+                            done -= 1
+                            slot = (epoch + done) % 2 * initial.size
+                            self.params[...] = buf["backup"][slot : slot + initial.size]
+                        if not _engine.all_finite(self.params.reshape(1, -1)):
+                            self.params[...] = initial
                     ost["samples"] += done * n
                     history.extend((losses[:done] / total_weight).tolist())
                     history.seconds.extend([seconds / max(done, 1)] * done)

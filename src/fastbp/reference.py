@@ -71,7 +71,7 @@ def _derivative(name: str, a: float) -> float:
 
 
 def _safe_log(x: float) -> float:
-    return math.log(x if x > _DBL_MIN else _DBL_MIN)
+    return math.log(_DBL_MIN if x < _DBL_MIN else x)
 
 
 def _splitmix64(state: int) -> tuple[int, int]:

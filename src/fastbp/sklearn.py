@@ -166,9 +166,9 @@ class _BaseBP(BaseEstimator):
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         # Values too large for float32 become inf in the cast, which then fails
-        # scikit-learn's finiteness check with a clear ValueError; numpy's
-        # warning on the way adds nothing.
-        with np.errstate(over="ignore"):
+        # scikit-learn's finiteness check (a sum: inf - inf is NaN) with a clear
+        # ValueError; numpy's warnings on the way add nothing.
+        with np.errstate(over="ignore", invalid="ignore"):
             X, y = validate_data(
                 self,
                 X,
@@ -301,7 +301,7 @@ class _BaseBP(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        with np.errstate(over="ignore"):  # as in _validate
+        with np.errstate(over="ignore", invalid="ignore"):  # as in _validate
             X = validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
         return self.network_.predict(X)
 
