@@ -4,6 +4,7 @@ import numpy as np
 
 ACTIVATION_CODES: dict[str, int]
 LOSS_CODES: dict[str, int]
+PREDICT_STATUS: dict[str, int]
 INSTRUCTION_SETS: tuple[str, ...]
 INSTRUCTION_SET: str
 
@@ -18,7 +19,7 @@ class Layout:
     n_in: int
     n_out: int
     def __init__(self, sizes: Any, activations: Any, loss: int) -> None: ...
-    def predict(self, params: np.ndarray, X: np.ndarray, cap: int) -> np.ndarray | None: ...
+    def predict(self, params: np.ndarray, X: np.ndarray, cap: int) -> tuple[int, np.ndarray]: ...
 
 def loss_sum(
     layout: Layout, params: np.ndarray, X: np.ndarray, Y: np.ndarray, acts: np.ndarray, cap: int

@@ -55,6 +55,9 @@ ACTIVATION_CODES = {
 }
 LOSS_CODES = {"squared_error": FBP_SQUARED_ERROR, "cross_entropy": FBP_CROSS_ENTROPY}
 
+# What Layout.predict reports besides its outputs.
+PREDICT_STATUS = {"ok": PREDICT_OK, "bad_input": PREDICT_BAD_INPUT, "overflow": PREDICT_OVERFLOW}
+
 INSTRUCTION_SETS = ("baseline", "avx2", "avx512")
 
 
@@ -82,6 +85,9 @@ OPTIMIZER_STATE = {OPT_SGD: 0, OPT_MOMENTUM: 1, OPT_ADAM: 2, OPT_RPROP: 2}
 # signal such as Ctrl-C; about a millisecond of arithmetic.
 cdef enum:
     SIGNAL_CHECK_WORK = 10_000_000
+    PREDICT_OK = 0
+    PREDICT_BAD_INPUT = 1
+    PREDICT_OVERFLOW = 2
     # Doubles of stack space for the activations of a small prediction.
     PREDICT_STACK = 4096
 
@@ -128,7 +134,11 @@ cdef class Layout:
         self.n_out = self.sizes[n_layers]
 
     def predict(self, cnp.ndarray params, cnp.ndarray X, Py_ssize_t cap):
-        """The outputs for X, ``cap`` rows at a time, or None when X holds NaN or infinity.
+        """``(status, outputs)`` for X, computed ``cap`` rows at a time.
+
+        ``status`` is PREDICT_OK, PREDICT_BAD_INPUT when X holds NaN or infinity
+        (nothing was computed), or PREDICT_OVERFLOW when finite inputs gave
+        outputs that are not.
 
         X must be a C-contiguous 2-D array of the parameters' dtype with
         ``n_in`` columns, as ``Network.predict`` makes it.  This one call checks,
@@ -161,15 +171,15 @@ cdef class Layout:
         cdef void *p = cnp.PyArray_DATA(params)
         cdef void *x = cnp.PyArray_DATA(X)
         cdef void *o = cnp.PyArray_DATA(out)
-        cdef bint finite
+        cdef int status
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
-                finite = _predict[double](&net, <double *>p, <double *>x, n, cap,
+                status = _predict[double](&net, <double *>p, <double *>x, n, cap,
                                           <double *>work, <double *>o)
             else:
-                finite = _predict[float](&net, <float *>p, <float *>x, n, cap,
+                status = _predict[float](&net, <float *>p, <float *>x, n, cap,
                                          <float *>work, <float *>o)
-        return out if finite else None
+        return status, out
 
     cdef Net net(self):
         cdef Net n
@@ -213,18 +223,20 @@ cdef void forward(const Net *net, const floating *params, const floating *x,
         prev = a
 
 
-cdef bint _predict(const Net *net, const floating *params, const floating *X, Py_ssize_t n,
-                   Py_ssize_t cap, floating *acts, floating *out) noexcept nogil:
-    """Outputs of X into ``out``, ``cap`` rows at a time; False if X is not all finite."""
+cdef int _predict(const Net *net, const floating *params, const floating *X, Py_ssize_t n,
+                  Py_ssize_t cap, floating *acts, floating *out) noexcept nogil:
+    """Outputs of X into ``out``, ``cap`` rows at a time; a PREDICT_* status."""
     cdef Py_ssize_t i = 0, rows
     if not _all_finite(X, n * net.sizes[0]):
-        return False
+        return PREDICT_BAD_INPUT
     while i < n:
         rows = min(cap, n - i)
         forward(net, params, X + i * net.sizes[0], rows, cap, acts,
                 out + i * net.sizes[net.n_layers])
         i += rows
-    return True
+    if not _all_finite(out, n * net.sizes[net.n_layers]):
+        return PREDICT_OVERFLOW
+    return PREDICT_OK
 
 
 cdef double step(const Net *net, floating *params, const floating *x, const floating *y,

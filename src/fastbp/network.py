@@ -35,6 +35,9 @@ from fastbp._validation import (
 )
 from fastbp.activations import ACTIVATIONS, LOSSES, RELU_FAMILY, check_names
 
+_PREDICT_OK = _engine.PREDICT_STATUS["ok"]
+_PREDICT_BAD_INPUT = _engine.PREDICT_STATUS["bad_input"]
+
 # Rows that predict, loss and gradients push through the engine at a time, so
 # their work buffers stay small whatever the number of samples.
 CHUNK_ROWS = 1024
@@ -286,12 +289,12 @@ class Network:
         infinity or NaN: predict never returns either.
         """
         X = as_matrix(X, "X", self.dtype, self.sizes[0], check_finite=False)
-        out = self._layout.predict(self.params, X, CHUNK_ROWS)
-        if out is None:
+        status, out = self._layout.predict(self.params, X, CHUNK_ROWS)
+        if status == _PREDICT_OK:
+            return out
+        if status == _PREDICT_BAD_INPUT:
             raise_not_finite("X")
-        if not _engine.all_finite(out):
-            raise _overflow("the output", X)
-        return out
+        raise _overflow("the output", X)
 
     def loss(self, X: Any, Y: Any) -> float:
         """Mean over the samples of the per-sample loss (finite, or ``ValueError``)."""
