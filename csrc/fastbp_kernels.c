@@ -15,6 +15,7 @@
 
 enum { FBP_ISA_BASE = 0, FBP_ISA_AVX2 = 1, FBP_ISA_AVX512 = 2 };
 static int fbp_isa = FBP_ISA_BASE;
+int fbp_vbytes = 0;
 
 /* The scalar helpers must be inlined for the loops to vectorise. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -159,6 +160,9 @@ int fbp_init(int max_isa)
     }
 #endif
     fbp_isa = isa < max_isa ? isa : max_isa;
+#if defined(__GNUC__) || defined(__clang__)
+    fbp_vbytes = fbp_isa == FBP_ISA_AVX512 ? 64 : fbp_isa == FBP_ISA_AVX2 ? 32 : 16;
+#endif
     return fbp_isa;
 }
 

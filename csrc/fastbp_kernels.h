@@ -77,6 +77,27 @@ void fbp_small_gemm_s(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdif
                       float alpha, const float *a, ptrdiff_t lda, const float *b,
                       ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
 
+/* Row-major C (m x n) = alpha A B + beta C (nn) or alpha A^T B + beta C (tn)
+   for narrow C: fbp_vbytes / sizeof(REAL) <= n <= 4 * that, with fbp_vbytes
+   the vector width of the chosen instruction set (0: these must not be
+   called).  Row i of A is a + rows[i] * lda, or a + i * lda when rows is NULL.
+   fbp_narrow_nn prefetches rows next_rows[0..n_next) of A (NULL: none). */
+extern int fbp_vbytes;
+void fbp_narrow_nn_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
+                     ptrdiff_t lda, const int64_t *rows, const double *b, ptrdiff_t ldb,
+                     double beta, double *c, ptrdiff_t ldc, const int64_t *next_rows,
+                     ptrdiff_t n_next);
+void fbp_narrow_nn_s(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a,
+                     ptrdiff_t lda, const int64_t *rows, const float *b, ptrdiff_t ldb,
+                     float beta, float *c, ptrdiff_t ldc, const int64_t *next_rows,
+                     ptrdiff_t n_next);
+void fbp_narrow_tn_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
+                     ptrdiff_t lda, const int64_t *rows, const double *b, ptrdiff_t ldb,
+                     double beta, double *c, ptrdiff_t ldc);
+void fbp_narrow_tn_s(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a,
+                     ptrdiff_t lda, const int64_t *rows, const float *b, ptrdiff_t ldb,
+                     float beta, float *c, ptrdiff_t ldc);
+
 /* 1 when none of x[0..n) is NaN or infinite, else 0. */
 int fbp_all_finite_d(const double *x, ptrdiff_t n);
 int fbp_all_finite_s(const float *x, ptrdiff_t n);

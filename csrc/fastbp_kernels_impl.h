@@ -57,6 +57,56 @@ void NAME(fbp_small_gemm)(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, pt
     }
 }
 
+/* The narrow products exist in the builds with vector types (GCC, Clang);
+   fbp_vbytes is 0 without them, and the engine then never calls these. */
+void NAME(fbp_narrow_nn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha, const REAL *a,
+                         ptrdiff_t lda, const int64_t *rows, const REAL *b, ptrdiff_t ldb,
+                         REAL beta, REAL *c, ptrdiff_t ldc, const int64_t *next_rows,
+                         ptrdiff_t n_next)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    switch (fbp_isa) {
+    case FBP_ISA_AVX512:
+        VNAME_AVX512(narrow_nn)(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc, next_rows,
+                                n_next);
+        break;
+    case FBP_ISA_AVX2:
+        VNAME_AVX2(narrow_nn)(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc, next_rows,
+                              n_next);
+        break;
+    default:
+        VNAME_BASE(narrow_nn)(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc, next_rows,
+                              n_next);
+        break;
+    }
+#else
+    (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)rows; (void)b;
+    (void)ldb; (void)beta; (void)c; (void)ldc; (void)next_rows; (void)n_next;
+#endif
+}
+
+void NAME(fbp_narrow_tn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha, const REAL *a,
+                         ptrdiff_t lda, const int64_t *rows, const REAL *b, ptrdiff_t ldb,
+                         REAL beta, REAL *c, ptrdiff_t ldc)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    switch (fbp_isa) {
+    case FBP_ISA_AVX512:
+        VNAME_AVX512(narrow_tn)(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc);
+        break;
+    case FBP_ISA_AVX2:
+        VNAME_AVX2(narrow_tn)(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc);
+        break;
+    default:
+        VNAME_BASE(narrow_tn)(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc);
+        break;
+    }
+#else
+    (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)rows; (void)b;
+    (void)ldb; (void)beta; (void)c; (void)ldc;
+#endif
+}
+
 int NAME(fbp_all_finite)(const REAL *x, ptrdiff_t n)
 {
     switch (fbp_isa) {

@@ -277,4 +277,193 @@ static FBP_TARGET void VNAME(small_gemm)(int trans_a, int trans_b, ptrdiff_t m, 
         }
     }
 }
+
+/* -- narrow products -------------------------------------------------------
+   Products whose C is one to four vectors wide (8 to 32 doubles with AVX-512)
+   but long in the other directions, like a 784 -> 16 layer over a batch.  BLAS
+   spends much of such a product packing A; these loops instead keep a block of
+   C in FBP_NARROW_ACC vector registers across the whole sum and read A where
+   it lies.  Row i of A is a + rows[i] * lda, or a + i * lda when rows is NULL,
+   so that a shuffled batch is read straight out of the data set instead of
+   being gathered first.  Columns past the last full vector are summed one at a
+   time.  beta == 0 never reads C. */
+#ifdef FBP_LANES
+#if FBP_VBYTES >= 64
+#define FBP_NARROW_ACC 16
+#else
+#define FBP_NARROW_ACC 8
+#endif
+/* Rows of A whose sums the transposed product accumulates before it adds
+   them to C, so that they stay in cache while every block of C reads them. */
+#define FBP_NARROW_CHUNK 128
+
+static FBP_INLINE FBP_TARGET const REAL *VNAME(row_of)(const REAL *a, ptrdiff_t lda,
+                                                      const int64_t *rows, ptrdiff_t i)
+{
+    return a + (rows != NULL ? (ptrdiff_t)rows[i] : i) * lda;
+}
+
+static FBP_INLINE FBP_TARGET void VNAME(store_vec)(REAL *c, VNAME(vec) acc, REAL alpha, REAL beta)
+{
+    VNAME(vec) out = alpha * acc, old;
+    if (beta != 0) {
+        memcpy(&old, c, sizeof old);
+        out += beta * old;
+    }
+    memcpy(c, &out, sizeof out);
+}
+
+/* Rows ar[0..nr) of A (k long) times the first nv vectors of B's columns,
+   stored to the rows cr[0..nr) of C.  While it reads a cache line of each row
+   of A it asks for the same line of the rows pf[0..nr) (NULL: none): the next
+   batch's rows, which then arrive while this one computes. */
+static FBP_INLINE FBP_TARGET void VNAME(nn_block)(const int nv, const int nr,
+                                                 const REAL *const *ar, const REAL *b,
+                                                 ptrdiff_t ldb, ptrdiff_t k, REAL *const *cr,
+                                                 REAL alpha, REAL beta, const REAL *const *pf)
+{
+    const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(REAL);
+    VNAME(vec) acc[16], bv[4];
+    for (int q = 0; q < nv * nr; q++) acc[q] = (VNAME(vec)){0};
+    for (ptrdiff_t p0 = 0; p0 < k; p0 += line) {
+        if (pf != NULL) {
+            for (int t = 0; t < nr; t++) __builtin_prefetch(pf[t] + p0, 0, 2);
+        }
+        ptrdiff_t p1 = k - p0 < line ? k : p0 + line;
+        for (ptrdiff_t p = p0; p < p1; p++) {
+            for (int v = 0; v < nv; v++) memcpy(&bv[v], b + p * ldb + v * FBP_LANES, sizeof bv[v]);
+            for (int t = 0; t < nr; t++) {
+                REAL x = ar[t][p];
+                for (int v = 0; v < nv; v++) acc[t * nv + v] += x * bv[v];
+            }
+        }
+    }
+    for (int t = 0; t < nr; t++) {
+        for (int v = 0; v < nv; v++) VNAME(store_vec)(cr[t] + v * FBP_LANES, acc[t * nv + v], alpha, beta);
+    }
+}
+
+/* Output rows p0 .. p0 + nr of the transposed product over the rows ar[0..k)
+   of A and B's rows b[0..k) (each ldb apart): sum over i of A(i, p) B(i, :). */
+static FBP_INLINE FBP_TARGET void VNAME(tn_block)(const int nv, const int nr,
+                                                 const REAL *const *ar, ptrdiff_t p0,
+                                                 const REAL *b, ptrdiff_t ldb, ptrdiff_t k,
+                                                 REAL *c, ptrdiff_t ldc, REAL alpha, REAL beta)
+{
+    VNAME(vec) acc[16], bv[4];
+    for (int q = 0; q < nv * nr; q++) acc[q] = (VNAME(vec)){0};
+    for (ptrdiff_t i = 0; i < k; i++) {
+        const REAL *x = ar[i] + p0;
+        for (int v = 0; v < nv; v++) memcpy(&bv[v], b + i * ldb + v * FBP_LANES, sizeof bv[v]);
+        for (int t = 0; t < nr; t++) {
+            for (int v = 0; v < nv; v++) acc[t * nv + v] += x[t] * bv[v];
+        }
+    }
+    for (int t = 0; t < nr; t++) {
+        for (int v = 0; v < nv; v++) {
+            VNAME(store_vec)(c + (p0 + t) * ldc + v * FBP_LANES, acc[t * nv + v], alpha, beta);
+        }
+    }
+}
+
+/* The block size for the next `left` rows: a full register block, else 4, 2
+   or 1 rows, each a loop the compiler unrolls completely. */
+static FBP_INLINE FBP_TARGET int VNAME(narrow_rows)(int full, ptrdiff_t left)
+{
+    if (left >= full) return full;
+    return left >= 4 ? 4 : left >= 2 ? 2 : 1;
+}
+
+/* Calls BLOCK(nv, nr, ...) with nv and nr as constants. */
+#define FBP_NARROW_CALL(BLOCK, nv, nr, ...) do {                                   \
+    const int full_ = FBP_NARROW_ACC / (nv);                                       \
+    switch ((nv) * 100 + (nr == full_ ? 99 : nr)) {                                 \
+    case 199: BLOCK(1, FBP_NARROW_ACC, __VA_ARGS__); break;                        \
+    case 299: BLOCK(2, FBP_NARROW_ACC / 2, __VA_ARGS__); break;                    \
+    case 399: BLOCK(3, FBP_NARROW_ACC / 3, __VA_ARGS__); break;                    \
+    case 499: BLOCK(4, FBP_NARROW_ACC / 4, __VA_ARGS__); break;                    \
+    case 104: BLOCK(1, 4, __VA_ARGS__); break;                                     \
+    case 204: BLOCK(2, 4, __VA_ARGS__); break;                                     \
+    case 304: BLOCK(3, 4, __VA_ARGS__); break;                                     \
+    case 102: BLOCK(1, 2, __VA_ARGS__); break;                                     \
+    case 202: BLOCK(2, 2, __VA_ARGS__); break;                                     \
+    case 302: BLOCK(3, 2, __VA_ARGS__); break;                                     \
+    case 402: BLOCK(4, 2, __VA_ARGS__); break;                                     \
+    case 101: BLOCK(1, 1, __VA_ARGS__); break;                                     \
+    case 201: BLOCK(2, 1, __VA_ARGS__); break;                                     \
+    case 301: BLOCK(3, 1, __VA_ARGS__); break;                                     \
+    default: BLOCK(4, 1, __VA_ARGS__); break;                                      \
+    }                                                                              \
+} while (0)
+
+/* C (m x n) = alpha A B + beta C with A m x k (rows picked by `rows`), B k x n,
+   LANES <= n <= 4 LANES.  The rows next_rows[0..n_next) of `next` (NULL: none)
+   are prefetched. */
+static FBP_TARGET void VNAME(narrow_nn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha,
+                                        const REAL *a, ptrdiff_t lda, const int64_t *rows,
+                                        const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c,
+                                        ptrdiff_t ldc, const int64_t *next_rows,
+                                        ptrdiff_t n_next)
+{
+    const int nv = (int)(n / FBP_LANES);
+    const REAL *ar[FBP_NARROW_ACC], *pf[FBP_NARROW_ACC];
+    REAL *cr[FBP_NARROW_ACC];
+    for (ptrdiff_t i = 0; i < m;) {
+        int nr = VNAME(narrow_rows)(FBP_NARROW_ACC / nv, m - i);
+        for (int t = 0; t < nr; t++) {
+            ar[t] = VNAME(row_of)(a, lda, rows, i + t);
+            cr[t] = c + (i + t) * ldc;
+            pf[t] = i + t < n_next ? VNAME(row_of)(a, lda, next_rows, i + t) : ar[t];
+        }
+#define FBP_NN(nv_, nr_, ...) VNAME(nn_block)(nv_, nr_, ar, b, ldb, k, cr, alpha, beta, \
+                                                next_rows != NULL ? pf : NULL)
+        FBP_NARROW_CALL(FBP_NN, nv, nr, 0);
+#undef FBP_NN
+        i += nr;
+    }
+    for (ptrdiff_t i = 0; i < m && nv * FBP_LANES < n; i++) {
+        const REAL *ai = VNAME(row_of)(a, lda, rows, i);
+        for (ptrdiff_t j = nv * FBP_LANES; j < n; j++) {
+            REAL s = 0;
+            for (ptrdiff_t p = 0; p < k; p++) s += ai[p] * b[p * ldb + j];
+            c[i * ldc + j] = beta != 0 ? alpha * s + beta * c[i * ldc + j] : alpha * s;
+        }
+    }
+}
+
+/* C (m x n) = alpha A^T B + beta C with A k x m (rows picked by `rows`), B k x n,
+   LANES <= n <= 4 LANES: a weight gradient a(l-1)^T delta(l). */
+static FBP_TARGET void VNAME(narrow_tn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha,
+                                        const REAL *a, ptrdiff_t lda, const int64_t *rows,
+                                        const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c,
+                                        ptrdiff_t ldc)
+{
+    const int nv = (int)(n / FBP_LANES);
+    const REAL *ar[FBP_NARROW_CHUNK];
+    for (ptrdiff_t i0 = 0; i0 < k; i0 += FBP_NARROW_CHUNK) {
+        ptrdiff_t kc = k - i0 < FBP_NARROW_CHUNK ? k - i0 : FBP_NARROW_CHUNK;
+        REAL bc = i0 == 0 ? beta : (REAL)1;
+        for (ptrdiff_t i = 0; i < kc; i++) ar[i] = VNAME(row_of)(a, lda, rows, i0 + i);
+        const REAL *bi = b + i0 * ldb;
+        for (ptrdiff_t p = 0; p < m;) {
+            int nr = VNAME(narrow_rows)(FBP_NARROW_ACC / nv, m - p);
+#define FBP_TN(nv_, nr_, ...) VNAME(tn_block)(nv_, nr_, ar, p, bi, ldb, kc, c, ldc, alpha, bc)
+            FBP_NARROW_CALL(FBP_TN, nv, nr, 0);
+#undef FBP_TN
+            p += nr;
+        }
+        for (ptrdiff_t p = 0; p < m && nv * FBP_LANES < n; p++) {
+            for (ptrdiff_t j = nv * FBP_LANES; j < n; j++) {
+                REAL s = 0;
+                for (ptrdiff_t i = 0; i < kc; i++) s += ar[i][p] * bi[i * ldb + j];
+                REAL *cj = c + p * ldc + j;
+                *cj = bc != 0 ? alpha * s + bc * *cj : alpha * s;
+            }
+        }
+    }
+}
+#undef FBP_NARROW_CALL
+#undef FBP_NARROW_ACC
+#undef FBP_NARROW_CHUNK
+#endif
 #undef FBP_LANES

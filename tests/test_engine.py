@@ -15,19 +15,14 @@ def test_activation_and_loss_codes_match_the_c_header():
     assert _engine.LOSS_CODES == LOSSES
 
 
-@pytest.fixture(params=_engine.INSTRUCTION_SETS)
-def instruction_set(request):
-    """Run a test with each instruction-set build of the C kernels."""
-    yield _engine.use_instruction_set(request.param)
-    _engine.use_instruction_set()
-
-
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 # Tiny, rank-one (k = 1) and single-row products take the engine's direct loops
-# (single rows in vector blocks of 2 x lanes, 1 x lanes and a remainder), the
-# rest BLAS.
+# (single rows in vector blocks of 2 x lanes, 1 x lanes and a remainder); C one
+# to four vectors wide (without a transposed B) the narrow kernels, in register
+# blocks of rows with remainders of 4, 2 and 1 and a tail of columns; the rest
+# BLAS.
 @pytest.mark.parametrize(
     "m,n,k",
     [
@@ -40,6 +35,13 @@ def instruction_set(request):
         (1, 16, 784),
         (7, 33, 65),
         (64, 17, 9),
+        (32, 16, 784),
+        (37, 10, 50),
+        (29, 24, 300),
+        (13, 32, 40),
+        (23, 64, 33),
+        (200, 20, 17),
+        (3, 12, 260),
     ],
 )
 @pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])

@@ -7,9 +7,12 @@
 # Products where a BLAS call costs more than the arithmetic -- tiny ones (a 2x2
 # layer), rank one (an online weight update), one row times a matrix (one
 # sample through a layer) -- take the direct loops of csrc/ instead; one row
-# times a transposed matrix is a GEMV.  All paths have the same semantics, and
-# beta == 0 never reads C.
+# times a transposed matrix is a GEMV.  Products whose C is one to four vectors
+# wide (a 784 -> 16 layer and its weight gradient) take csrc/'s narrow kernels,
+# which can also read the rows of A through an index (a shuffled batch, in
+# place).  All paths have the same semantics, and beta == 0 never reads C.
 from cython cimport floating
+from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
 
@@ -20,6 +23,21 @@ cdef extern from "fastbp_kernels.h" nogil:
     void fbp_small_gemm_s(int trans_a, int trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                           float alpha, const float *a, Py_ssize_t lda, const float *b,
                           Py_ssize_t ldb, float beta, float *c, Py_ssize_t ldc)
+    int fbp_vbytes
+    void fbp_narrow_nn_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha, const double *a,
+                         Py_ssize_t lda, const int64_t *rows, const double *b, Py_ssize_t ldb,
+                         double beta, double *c, Py_ssize_t ldc, const int64_t *next_rows,
+                         Py_ssize_t n_next)
+    void fbp_narrow_nn_s(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha, const float *a,
+                         Py_ssize_t lda, const int64_t *rows, const float *b, Py_ssize_t ldb,
+                         float beta, float *c, Py_ssize_t ldc, const int64_t *next_rows,
+                         Py_ssize_t n_next)
+    void fbp_narrow_tn_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha, const double *a,
+                         Py_ssize_t lda, const int64_t *rows, const double *b, Py_ssize_t ldb,
+                         double beta, double *c, Py_ssize_t ldc)
+    void fbp_narrow_tn_s(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha, const float *a,
+                         Py_ssize_t lda, const int64_t *rows, const float *b, Py_ssize_t ldb,
+                         float beta, float *c, Py_ssize_t ldc)
 
 # m * n * k at or below which the direct loops are used whatever the shape.
 cdef enum:
@@ -28,6 +46,33 @@ cdef enum:
 
 cdef inline bint takes_direct_path(bint trans_b, int m, int n, int k) noexcept nogil:
     return k == 1 or (m == 1 and not trans_b) or <long>m * n * k <= SMALL_GEMM
+
+
+cdef inline bint is_narrow(int n, size_t itemsize) noexcept nogil:
+    """Whether a C n columns wide suits the narrow kernels: one to four vectors."""
+    cdef int lanes = fbp_vbytes // itemsize
+    return lanes > 0 and lanes <= n <= 4 * lanes
+
+
+cdef inline void narrow_nn(int m, int n, int k, floating alpha, const floating *a, int lda,
+                           const int64_t *rows, const floating *b, int ldb, floating beta,
+                           floating *c, int ldc, const int64_t *next_rows,
+                           Py_ssize_t n_next) noexcept nogil:
+    """C = alpha A B + beta C, row i of A at a + rows[i] * lda (rows NULL: i * lda)."""
+    if floating is double:
+        fbp_narrow_nn_d(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc, next_rows, n_next)
+    else:
+        fbp_narrow_nn_s(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc, next_rows, n_next)
+
+
+cdef inline void narrow_tn(int m, int n, int k, floating alpha, const floating *a, int lda,
+                           const int64_t *rows, const floating *b, int ldb, floating beta,
+                           floating *c, int ldc) noexcept nogil:
+    """C = alpha A^T B + beta C, row i of A (k x m) at a + rows[i] * lda (rows NULL: i * lda)."""
+    if floating is double:
+        fbp_narrow_tn_d(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc)
+    else:
+        fbp_narrow_tn_s(m, n, k, alpha, a, lda, rows, b, ldb, beta, c, ldc)
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
@@ -40,6 +85,12 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
             fbp_small_gemm_d(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         else:
             fbp_small_gemm_s(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    if not trans_b and is_narrow(n, sizeof(floating)):
+        if trans_a:
+            narrow_tn(m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc)
+        else:
+            narrow_nn(m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc, NULL, 0)
         return
     cdef char ta = b'T' if trans_b else b'N'
     cdef char tb = b'T' if trans_a else b'N'

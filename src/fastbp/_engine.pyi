@@ -18,6 +18,7 @@ class Layout:
     n_units: int
     n_in: int
     n_out: int
+    n_first: int
     def __init__(self, sizes: Any, activations: Any, loss: int) -> None: ...
     def predict(self, params: np.ndarray, X: np.ndarray, cap: int) -> tuple[int, np.ndarray]: ...
 
@@ -64,7 +65,9 @@ def train_epochs(
     sw: np.ndarray | None = None,
     wb: np.ndarray | None = None,
     epoch0: int = 0,
+    check_inputs: bool = False,
 ) -> tuple[int, int, int]: ...
+def checks_inputs(layout: Layout, itemsize: int, batch: int, n: int) -> bool: ...
 def all_finite(X: np.ndarray) -> bool: ...
 def gemm_check(
     trans_a: bool,

@@ -29,7 +29,7 @@ for a capacity of ``cap`` rows, every layer's activations (and, for training,
 deltas) one after the other: layer l starts at ``cap * unit_off[l]``.
 """
 from cython cimport floating
-from libc.math cimport isfinite, pow, sqrt
+from libc.math cimport NAN, isfinite, pow, sqrt
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
@@ -40,7 +40,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-from fastbp._blas cimport gemm
+from fastbp._blas cimport gemm, is_narrow, narrow_nn, narrow_tn, takes_direct_path
 from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
     FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
@@ -102,13 +102,26 @@ cdef struct Net:
     const int *act              # activation code of each layer
 
 
+cdef struct Rows:
+    # A batch of inputs: row i at data + index[i] * n_in, or data + i * n_in
+    # when index is NULL (then the rows are contiguous).  The rows
+    # next_index[0..n_next) of data are the next batch's, to prefetch (only
+    # read with an index).  With check set, forward reports a first layer
+    # whose products are not finite (see train_epochs' check_inputs).
+    const void *data
+    const int64_t *index
+    const int64_t *next_index
+    Py_ssize_t n_next
+    bint check
+
+
 cdef class Layout:
     """The shape of a network as the C arrays that the nogil code reads."""
 
     cdef Py_ssize_t[::1] sizes, w_off, b_off, unit_off
     cdef int[::1] act
     cdef int loss
-    cdef readonly Py_ssize_t n_params, n_units, n_in, n_out
+    cdef readonly Py_ssize_t n_params, n_units, n_in, n_out, n_first
 
     def __init__(self, sizes, activations, int loss):
         cdef Py_ssize_t n_layers = len(sizes) - 1
@@ -132,6 +145,7 @@ cdef class Layout:
         self.n_units = u
         self.n_in = self.sizes[0]
         self.n_out = self.sizes[n_layers]
+        self.n_first = self.sizes[1]
 
     def predict(self, cnp.ndarray params, cnp.ndarray X, Py_ssize_t cap):
         """``(status, outputs)`` for X, computed ``cap`` rows at a time.
@@ -196,17 +210,19 @@ cdef class Layout:
 # ---------------------------------------------------------------------------
 # The nogil core
 
-cdef void forward(const Net *net, const floating *params, const floating *x,
+cdef bint forward(const Net *net, const floating *params, const Rows *x,
                   Py_ssize_t rows, Py_ssize_t cap, floating *acts,
                   floating *out) noexcept nogil:
     """Activations of every layer for ``rows`` samples x.
 
     Layer l's activations go to ``acts + cap * unit_off[l]``, except the output
-    layer's when ``out`` is not NULL.
+    layer's when ``out`` is not NULL.  With ``x.check`` returns False, leaving
+    the rest undone, when the first layer's products z(1) = x . W(1) are not all
+    finite.
     """
     cdef int l
     cdef Py_ssize_t n_in, n_out
-    cdef const floating *prev = x
+    cdef const floating *prev = <const floating *>x.data
     cdef floating *a
     for l in range(net.n_layers):
         n_in = net.sizes[l]
@@ -216,30 +232,39 @@ cdef void forward(const Net *net, const floating *params, const floating *x,
         else:
             a = acts + cap * net.unit_off[l]
         # z(l) = a(l-1) . W(l)
-        gemm(False, False, <int>rows, <int>n_out, <int>n_in, <floating>1.0, prev, <int>n_in,
-             params + net.w_off[l], <int>n_out, <floating>0.0, a, <int>n_out)
+        if l == 0 and x.index != NULL:
+            narrow_nn(<int>rows, <int>n_out, <int>n_in, <floating>1.0, prev, <int>n_in,
+                      x.index, params + net.w_off[l], <int>n_out, <floating>0.0, a,
+                      <int>n_out, x.next_index, x.n_next)
+        else:
+            gemm(False, False, <int>rows, <int>n_out, <int>n_in, <floating>1.0, prev,
+                 <int>n_in, params + net.w_off[l], <int>n_out, <floating>0.0, a, <int>n_out)
+        if l == 0 and x.check and not _all_finite(a, rows * n_out):
+            return False
         # a(l) = f(z(l) + b(l))
         bias_act(a, params + net.b_off[l], rows, n_out, net.act[l])
         prev = a
+    return True
 
 
 cdef int _predict(const Net *net, const floating *params, const floating *X, Py_ssize_t n,
                   Py_ssize_t cap, floating *acts, floating *out) noexcept nogil:
     """Outputs of X into ``out``, ``cap`` rows at a time; a PREDICT_* status."""
     cdef Py_ssize_t i = 0, rows
+    cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
     if not _all_finite(X, n * net.sizes[0]):
         return PREDICT_BAD_INPUT
     while i < n:
         rows = min(cap, n - i)
-        forward(net, params, X + i * net.sizes[0], rows, cap, acts,
-                out + i * net.sizes[net.n_layers])
+        x.data = X + i * net.sizes[0]
+        forward(net, params, &x, rows, cap, acts, out + i * net.sizes[net.n_layers])
         i += rows
     if not _all_finite(out, n * net.sizes[net.n_layers]):
         return PREDICT_OVERFLOW
     return PREDICT_OK
 
 
-cdef double step(const Net *net, floating *params, const floating *x, const floating *y,
+cdef double step(const Net *net, floating *params, const Rows *x, const floating *y,
                  Py_ssize_t rows, Py_ssize_t cap, floating *acts, floating *deltas,
                  floating *target, floating alpha, floating beta,
                  bint with_biases, const floating *sw) noexcept nogil:
@@ -251,14 +276,16 @@ cdef double step(const Net *net, floating *params, const floating *x, const floa
     an SGD update; with a separate gradient buffer it accumulates a gradient.
     With sample weights ``sw`` (NULL: all 1) each sample's loss and delta are
     scaled by its weight.  Returns the summed (weighted) per-sample loss; if
-    that is not finite nothing is written to ``target``.
+    that is not finite, or x failed its check, nothing is written to
+    ``target`` and the result is NaN or infinite.
     """
     cdef int l, L = net.n_layers
     cdef Py_ssize_t n_in, n_out
     cdef const floating *a_prev
     cdef floating *d
     cdef floating *d_prev
-    forward(net, params, x, rows, cap, acts, <floating *>NULL)
+    if not forward(net, params, x, rows, cap, acts, <floating *>NULL):
+        return NAN
     n_out = net.sizes[L]
     # delta(L) = dE/dz(L): (o - t) f'(z) for squared error, o - t for cross-entropy
     cdef double loss
@@ -276,7 +303,7 @@ cdef double step(const Net *net, floating *params, const floating *x, const floa
         n_in = net.sizes[l]
         n_out = net.sizes[l + 1]
         d = deltas + cap * net.unit_off[l]
-        a_prev = x if l == 0 else acts + cap * net.unit_off[l - 1]
+        a_prev = <const floating *>x.data if l == 0 else acts + cap * net.unit_off[l - 1]
         if l > 0:
             # delta(l-1) = (delta(l) . W(l)^T) * f'(z(l-1)), with W(l) not yet updated
             d_prev = deltas + cap * net.unit_off[l - 1]
@@ -284,8 +311,12 @@ cdef double step(const Net *net, floating *params, const floating *x, const floa
                  params + net.w_off[l], <int>n_out, <floating>0.0, d_prev, <int>n_in)
             mul_deriv(d_prev, a_prev, rows * n_in, net.act[l - 1])
         # dE/dW(l) = a(l-1)^T . delta(l)
-        gemm(True, False, <int>n_in, <int>n_out, <int>rows, alpha, a_prev, <int>n_in,
-             d, <int>n_out, beta, target + net.w_off[l], <int>n_out)
+        if l == 0 and x.index != NULL:
+            narrow_tn(<int>n_in, <int>n_out, <int>rows, alpha, a_prev, <int>n_in, x.index,
+                      d, <int>n_out, beta, target + net.w_off[l], <int>n_out)
+        else:
+            gemm(True, False, <int>n_in, <int>n_out, <int>rows, alpha, a_prev, <int>n_in,
+                 d, <int>n_out, beta, target + net.w_off[l], <int>n_out)
         # dE/db(l) = sum over the rows of delta(l)
         if with_biases:
             colsum_axpby(target + net.b_off[l], d, rows, n_out, alpha, beta)
@@ -315,12 +346,14 @@ def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X
     if cap < 1:
         raise ValueError("cap must be at least 1")
     cdef Net net = layout.net()
+    cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
     L = net.n_layers
     with nogil:
         i = 0
         while i < n:
             rows = min(cap, n - i)
-            forward(&net, &params[0], &X[i, 0], rows, cap, &acts[0], <floating *>NULL)
+            x.data = &X[i, 0]
+            forward(&net, &params[0], &x, rows, cap, &acts[0], <floating *>NULL)
             total += output_delta(&acts[0] + cap * net.unit_off[L - 1], &Y[i, 0],
                                   <floating *>NULL, rows, net.sizes[L], net.act[L - 1],
                                   net.loss)
@@ -344,11 +377,13 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
         raise ValueError("a gradient needs at least one sample and cap >= 1")
     cdef Net net = layout.net()
     cdef floating alpha = <floating>(1.0 / n)
+    cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
     with nogil:
         i = 0
         while i < n:
             rows = min(cap, n - i)
-            total += step(&net, &params[0], &X[i, 0], &Y[i, 0], rows, cap, &acts[0],
+            x.data = &X[i, 0]
+            total += step(&net, &params[0], &x, &Y[i, 0], rows, cap, &acts[0],
                           &deltas[0], &grad[0], alpha, <floating>(0.0 if i == 0 else 1.0),
                           True, <floating *>NULL)
             i += rows
@@ -378,12 +413,22 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                  int optimizer=OPT_SGD, double l2=0.0, double mu=0.0, bint nesterov=False,
                  double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
                  int64_t t=0, floating[::1] grad=None, floating[::1] opt_state=None,
-                 const floating[::1] sw=None, floating[::1] wb=None, Py_ssize_t epoch0=0):
+                 const floating[::1] sw=None, floating[::1] wb=None, Py_ssize_t epoch0=0,
+                 bint check_inputs=False):
     """Train ``len(losses)`` epochs of mini-batch gradient descent in place, without the GIL.
 
     With ``shuffle`` the sample order is reshuffled (from ``state``) before
     each epoch and each batch is gathered into ``xb``/``yb`` (and the sample
     weights ``sw`` into ``wb``); otherwise batches are read where they lie.
+    When the first layer is narrow (see _blas.pxd) a shuffled batch of X is
+    not gathered: its first-layer products read the rows in place, and
+    prefetch the next batch's.
+
+    With ``check_inputs`` every batch's first-layer products z(1) = x . W(1)
+    are checked for NaN and infinity, and a batch that has any ends training
+    as a non-finite loss does.  Where those products are computed by fastbp's
+    own loops (see ``checks_inputs``) a NaN or infinity in x always reaches
+    z(1), so this check stands in for checking X before the call.
     ``losses[e]`` receives the summed (weighted) per-sample loss of epoch e,
     plus ``l2 / 2 * sum W^2`` for each batch when ``l2 > 0``.
 
@@ -436,12 +481,13 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 raise ValueError("the order buffer must hold a permutation of the samples")
     cdef Net net = layout.net()
     cdef floating lr = <floating>learning_rate
-    cdef const floating *x
     cdef const floating *y
     cdef const floating *w = NULL
     cdef floating *g = NULL if fused else &grad[0]
     cdef floating *s = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
     cdef floating lr_t = 0
+    cdef bint direct = shuffle and is_narrow(<int>layout.n_first, sizeof(floating))
+    cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
     with nogil:
         for epoch in range(n_epochs):
             e = epoch0 + epoch
@@ -452,25 +498,32 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
             i = 0
             while i < n:
                 rows = min(batch, n - i)
-                if shuffle:
+                if direct:
+                    xr.data = &X[0, 0]
+                    xr.index = &order[i]
+                    xr.next_index = &order[i + rows] if i + rows < n else NULL
+                    xr.n_next = min(batch, n - i - rows)
+                    gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
+                    y = &yb[0]
+                elif shuffle:
                     gather_rows(&xb[0], &X[0, 0], &order[i], rows, layout.n_in)
                     gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
                     if i + rows < n:
                         fbp_prefetch_rows(&X[0, 0], &order[i + rows],
                                           min(batch, n - i - rows),
                                           layout.n_in * sizeof(floating))
-                    x = &xb[0]
+                    xr.data = &xb[0]
                     y = &yb[0]
                     if weighted:
                         gather_rows(&wb[0], &sw[0], &order[i], rows, 1)
                         w = &wb[0]
                 else:
-                    x = &X[i, 0]
+                    xr.data = &X[i, 0]
                     y = &Y[i, 0]
                     if weighted:
                         w = &sw[i]
                 if fused:
-                    loss = step(&net, &params[0], x, y, rows, batch, &acts[0], &deltas[0],
+                    loss = step(&net, &params[0], &xr, y, rows, batch, &acts[0], &deltas[0],
                                 &params[0], -lr / rows, <floating>1.0, train_biases,
                                 <floating *>NULL)
                 else:
@@ -483,7 +536,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                             i += rows
                             continue
                     # grad = mean gradient of the batch's (weighted) loss
-                    loss = step(&net, &params[0], x, y, rows, batch, &acts[0], &deltas[0],
+                    loss = step(&net, &params[0], &xr, y, rows, batch, &acts[0], &deltas[0],
                                 g, <floating>(1.0 / wsum), <floating>0.0, True, w)
                     if l2 > 0.0 and isfinite(loss):
                         # grad(W) += l2 / wsum * W; the loss gains l2 / 2 * sum W^2
@@ -524,6 +577,28 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
             losses[epoch] = total
             done += 1
     return done, state, t
+
+
+def checks_inputs(Layout layout, Py_ssize_t itemsize, Py_ssize_t batch, Py_ssize_t n):
+    """Whether ``train_epochs(check_inputs=True)`` with this batch size over n
+    samples sees every NaN and infinity in X.
+
+    It does when the first layer's products run on fastbp's own loops (the
+    direct or the narrow kernels, see _blas.pxd), where a NaN or infinity in an
+    input row makes that row of z(1) NaN or infinite whatever the weights (0 x
+    inf is NaN).  BLAS makes no such promise (an implementation may skip zero
+    weights), so when it computes them X is to be checked before training.
+    """
+    if itemsize != sizeof(double) and itemsize != sizeof(float):
+        raise ValueError("itemsize must be that of float64 or float32")
+    if batch < 1 or n < 1:
+        raise ValueError("checks_inputs needs batch >= 1 and n >= 1")
+    cdef int n_in = <int>layout.n_in, width = <int>layout.n_first
+    cdef int last = <int>(n % batch or batch)
+    return all(
+        takes_direct_path(False, rows, width, n_in) or is_narrow(width, itemsize)
+        for rows in (<int>min(batch, n), last)
+    )
 
 
 def all_finite(const floating[:, ::1] X):

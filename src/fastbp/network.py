@@ -253,8 +253,10 @@ class Network:
 
     # -- inputs -------------------------------------------------------------
 
-    def _data(self, X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
-        X = as_matrix(X, "X", self.dtype, self.sizes[0])
+    def _data(self, X: Any, Y: Any, check_x: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """X and Y as arrays the engine takes; with ``check_x=False`` the caller
+        checks X for NaN and infinity."""
+        X = as_matrix(X, "X", self.dtype, self.sizes[0], check_finite=check_x)
         Y = as_matrix(Y, "Y", self.dtype)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(
@@ -487,10 +489,16 @@ class Network:
         >>> len(h), len(h.val_loss), len(h.seconds)
         (3, 3, 3)
         """
-        X, Y = self._data(X, Y)
+        X, Y = self._data(X, Y, check_x=False)
         epochs = check_int(epochs, "epochs", 1)
         n = X.shape[0]
         batch = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
+        # Reading all of X once more only to look for NaN costs as much as an
+        # epoch's shuffled reads of it; where the engine's own first-layer
+        # products see every NaN and infinity, it checks X while training.
+        engine_checks_x = _engine.checks_inputs(self._layout, self.dtype.itemsize, batch, n)
+        if not engine_checks_x and not _engine.all_finite(X):
+            raise_not_finite("X")
         learning_rate = check_learning_rate(learning_rate)
         if learning_rate > float(np.finfo(self.dtype).max):
             raise ValueError(f"learning_rate {learning_rate} is too large for {self.dtype.name}")
@@ -547,6 +555,7 @@ class Network:
                 buf = self._training_buffers(batch, X.shape[1], Y.shape[1])
                 initial = self.params.copy()
                 ost = self._optimizer_state(code)
+                initial_state = (ost["state"].copy(), ost["t"], ost["samples"])
                 epoch = 0
                 while epoch < epochs:
                     if schedule == "invscaling":
@@ -558,9 +567,15 @@ class Network:
                         self._layout, self.params, X, Y, order, shuffle, int(state), batch,
                         buf["acts"], buf["deltas"], buf["xb"], buf["yb"], buf["backup"], losses,
                         rate, bool(train_biases), t=ost["t"], grad=ost["grad"],
-                        opt_state=ost["state"], wb=buf["wb"], epoch0=epoch, **settings,
+                        opt_state=ost["state"], wb=buf["wb"], epoch0=epoch,
+                        check_inputs=engine_checks_x, **settings,
                     )  # fmt: skip
                     seconds = time.perf_counter() - start
+                    if done < chunk and engine_checks_x and not _engine.all_finite(X):
+                        # Bad data, found while training: leave the network as it was.
+                        self.params[...] = initial
+                        ost["state"][...], ost["t"], ost["samples"] = initial_state
+                        raise_not_finite("X")
                     if not _engine.all_finite(self.params.reshape(1, -1)):
                         # The parameters overflowed although every loss the engine saw
                         # was finite (as after the very last update, measured before

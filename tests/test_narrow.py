@@ -1,0 +1,134 @@
+"""Narrow layers: the engine's own kernels for layers one to four vectors wide.
+
+A shuffled batch is read in place through its sample indices rather than
+gathered, and X is checked for NaN and infinity while training instead of in a
+pass before it (see ``_engine.checks_inputs``).  Both must be invisible: the
+same numbers as the reference, the same errors as a check up front.
+"""
+
+import numpy as np
+import pytest
+from helpers import problem, twins
+from test_reference_equality import assert_same_params
+
+import fastbp as fb
+from fastbp import _engine
+
+VECTOR_BYTES = {"baseline": 16, "avx2": 32, "avx512": 64}
+
+
+def lanes(instruction_set, dtype):
+    return VECTOR_BYTES[instruction_set] // np.dtype(dtype).itemsize
+
+
+# Widths around one to four vectors of each build, with and without a tail of
+# columns, next to layers too wide for the narrow kernels.
+@pytest.mark.parametrize(
+    "sizes",
+    [[23, 16, 10, 3], [11, 32, 20, 8], [9, 24, 64, 5], [13, 8, 5, 3], [40, 4, 2]],
+)
+@pytest.mark.parametrize("batch_size", [1, 5, 13, None])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_narrow_layers_train_like_the_reference(instruction_set, sizes, batch_size, shuffle):
+    net, ref = twins(sizes, "sigmoid", "sigmoid", "squared_error", seed=2)
+    X, Y = problem(sizes, "sigmoid", "squared_error", n=37, seed=5)
+    kw = dict(epochs=3, batch_size=batch_size, learning_rate=0.3, shuffle=shuffle, seed=9)
+    np.testing.assert_allclose(net.train(X, Y, **kw), ref.train(X, Y, **kw), rtol=0, atol=1e-10)
+    assert_same_params(net, ref, 1e-10)
+
+
+@pytest.mark.parametrize("sizes", [[23, 16, 10, 3], [11, 32, 20, 8], [13, 8, 5, 3]])
+def test_narrow_layers_in_float32_follow_float64(instruction_set, sizes):
+    X, Y = problem(sizes, "sigmoid", "squared_error", n=29, seed=1)
+    net64 = fb.Network(sizes, seed=4)
+    net32 = fb.Network(sizes, seed=4, dtype="float32")
+    kw = dict(epochs=2, batch_size=6, learning_rate=0.3, seed=3)
+    np.testing.assert_allclose(net32.train(X, Y, **kw), net64.train(X, Y, **kw), rtol=1e-4)
+    np.testing.assert_allclose(net32.params, net64.params, atol=1e-4)
+    np.testing.assert_allclose(net32.predict(X), net64.predict(X), atol=1e-4)
+
+
+def narrow_net(instruction_set, dtype, optimizer):
+    """A network whose first layer takes the narrow kernels, trained one epoch."""
+    optimizer = dict(optimizer)
+    width = 2 * lanes(instruction_set, dtype)
+    net = fb.Network([30, width, 4], dtype=dtype, seed=1)
+    X, Y = problem(net.sizes, "sigmoid", "squared_error", n=50, seed=2)
+    net.train(X, Y, epochs=1, batch_size=8, learning_rate=0.1, seed=0, **optimizer)
+    assert _engine.checks_inputs(net._layout, net.dtype.itemsize, 8, 50)
+    return net, X, Y
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    "optimizer", [{}, {"momentum": 0.9}, {"optimizer": "adam"}], ids=["sgd", "momentum", "adam"]
+)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 49])
+@pytest.mark.parametrize("shuffle", [True, False])
+# One epoch with the bad row in the last batch: no later batch would notice.
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_nan_found_while_training_leaves_the_network_as_it_was(
+    instruction_set, dtype, optimizer, bad, row, shuffle, epochs
+):
+    net, X, Y = narrow_net(instruction_set, dtype, optimizer)
+    twin, _, _ = narrow_net(instruction_set, dtype, optimizer)
+    params = net.params.copy()
+    state = {k: np.copy(net._optimizer[k]) for k in ("state", "t", "samples")}
+    X_bad = X.copy()
+    X_bad[row, 17] = bad
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.train(X_bad, Y, epochs=epochs, batch_size=8, learning_rate=0.1, shuffle=shuffle, seed=1,
+                  **optimizer)  # fmt: skip
+    np.testing.assert_array_equal(net.params, params)
+    for key, value in state.items():
+        np.testing.assert_array_equal(net._optimizer[key], value)
+    # Training goes on exactly as if the bad call had never been made.
+    kw = dict(epochs=2, batch_size=8, learning_rate=0.1, seed=2, **optimizer)
+    np.testing.assert_array_equal(net.train(X, Y, **kw), twin.train(X, Y, **kw))
+    np.testing.assert_array_equal(net.params, twin.params)
+
+
+def test_infinity_meets_only_zero_weights_and_is_still_found(instruction_set):
+    # inf x 0 is NaN: a feature whose weights are all zero cannot hide infinity.
+    net, X, Y = narrow_net(instruction_set, "float64", {})
+    net.weights[0][5, :] = 0.0
+    params = net.params.copy()
+    X_bad = X.copy()
+    X_bad[20, 5] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.train(X_bad, Y, epochs=1, batch_size=8, learning_rate=0.1)
+    np.testing.assert_array_equal(net.params, params)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e300])
+def test_divergence_with_finite_data_is_still_divergence(instruction_set, scale):
+    # Growing weights, or finite inputs whose first-layer products overflow.
+    width = 2 * lanes(instruction_set, "float64")
+    net = fb.Network([30, width, 4], activation="identity", output_activation="identity", seed=1)
+    X, Y = problem(net.sizes, "identity", "squared_error", n=50, seed=2)
+    net.weights[0][...] *= scale
+    with pytest.raises(fb.DivergenceError, match="diverged"):
+        net.train(X * scale, Y, epochs=50, batch_size=8, learning_rate=10.0)
+    assert np.isfinite(net.params).all()
+
+
+def test_a_blas_first_layer_is_checked_before_training():
+    net = fb.Network([30, 300, 2], seed=0)
+    X, Y = problem(net.sizes, "sigmoid", "squared_error", n=64, seed=0)
+    assert not _engine.checks_inputs(net._layout, 8, 32, 64)
+    X[63, 0] = np.nan
+    params = net.params.copy()
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.train(X, Y, epochs=1, batch_size=32)
+    np.testing.assert_array_equal(net.params, params)
+
+
+@pytest.mark.parametrize(
+    "itemsize,batch,n,problem_",
+    [(4, 0, 10, "batch >= 1"), (8, 4, 0, "n >= 1"), (2, 4, 10, "itemsize")],
+)
+def test_checks_inputs_refuses_nonsense(itemsize, batch, n, problem_):
+    layout = fb.Network([3, 2])._layout
+    with pytest.raises(ValueError, match=problem_):
+        _engine.checks_inputs(layout, itemsize, batch, n)
