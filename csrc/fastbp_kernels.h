@@ -77,12 +77,15 @@ void fbp_small_gemm_s(int trans_a, int trans_b, ptrdiff_t m, ptrdiff_t n, ptrdif
                       float alpha, const float *a, ptrdiff_t lda, const float *b,
                       ptrdiff_t ldb, float beta, float *c, ptrdiff_t ldc);
 
-/* Row-major C (m x n) = alpha A B + beta C (nn) or alpha A^T B + beta C (tn)
+/* Row-major C (m x n) = alpha A B + beta C (nn), alpha A B^T + beta C (nt) or
+   alpha A^T B + beta C (tn)
    for narrow C: fbp_vbytes / sizeof(REAL) <= n <= 4 * that, with fbp_vbytes
    the vector width of the chosen instruction set (0: these must not be
    called).  Row i of A is a + rows[i] * lda, or a + i * lda when rows is NULL.
    fbp_narrow_nn prefetches rows next_rows[0..n_next) of A (NULL: none). */
 extern int fbp_vbytes;
+/* fbp_narrow_nt: C = alpha A B^T + beta C, B n x k with n * k <= FBP_NARROW_NT_MAX. */
+#define FBP_NARROW_NT_MAX 4096
 void fbp_narrow_nn_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
                      ptrdiff_t lda, const int64_t *rows, const double *b, ptrdiff_t ldb,
                      double beta, double *c, ptrdiff_t ldc, const int64_t *next_rows,
@@ -91,6 +94,12 @@ void fbp_narrow_nn_s(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const f
                      ptrdiff_t lda, const int64_t *rows, const float *b, ptrdiff_t ldb,
                      float beta, float *c, ptrdiff_t ldc, const int64_t *next_rows,
                      ptrdiff_t n_next);
+void fbp_narrow_nt_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
+                     ptrdiff_t lda, const double *b, ptrdiff_t ldb, double beta, double *c,
+                     ptrdiff_t ldc);
+void fbp_narrow_nt_s(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const float *a,
+                     ptrdiff_t lda, const float *b, ptrdiff_t ldb, float beta, float *c,
+                     ptrdiff_t ldc);
 void fbp_narrow_tn_d(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, double alpha, const double *a,
                      ptrdiff_t lda, const int64_t *rows, const double *b, ptrdiff_t ldb,
                      double beta, double *c, ptrdiff_t ldc);

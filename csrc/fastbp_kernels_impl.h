@@ -24,7 +24,7 @@ static inline int NAME(isa_for)(ptrdiff_t width)
 
 void NAME(fbp_bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, ptrdiff_t cols, int act)
 {
-    switch (NAME(isa_for)(cols)) {
+    switch (NAME(isa_for)(act == FBP_SOFTMAX ? cols : rows * cols)) {
     case FBP_ISA_AVX512: VNAME_AVX512(bias_act)(z, b, rows, cols, act); break;
     case FBP_ISA_AVX2: VNAME_AVX2(bias_act)(z, b, rows, cols, act); break;
     default: VNAME_BASE(bias_act)(z, b, rows, cols, act); break;
@@ -82,6 +82,22 @@ void NAME(fbp_narrow_nn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha, cons
 #else
     (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)rows; (void)b;
     (void)ldb; (void)beta; (void)c; (void)ldc; (void)next_rows; (void)n_next;
+#endif
+}
+
+void NAME(fbp_narrow_nt)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha, const REAL *a,
+                         ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c,
+                         ptrdiff_t ldc)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    switch (fbp_isa) {
+    case FBP_ISA_AVX512: VNAME_AVX512(narrow_nt)(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+    case FBP_ISA_AVX2: VNAME_AVX2(narrow_nt)(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+    default: VNAME_BASE(narrow_nt)(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); break;
+    }
+#else
+    (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb; (void)beta;
+    (void)c; (void)ldc;
 #endif
 }
 

@@ -92,34 +92,35 @@ static FBP_TARGET void VNAME(softmax_row)(REAL *z, ptrdiff_t cols)
 
 static FBP_TARGET void VNAME(bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, ptrdiff_t cols, int act)
 {
-    for (ptrdiff_t i = 0; i < rows; i++) {
-        REAL *r = z + i * cols;
-        if (b != NULL) {
+    if (b != NULL) {
+        for (ptrdiff_t i = 0; i < rows; i++) {
+            REAL *r = z + i * cols;
             for (ptrdiff_t j = 0; j < cols; j++) r[j] += b[j];
         }
-        switch (act) {
-        case FBP_SIGMOID:
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = VNAME(sigmoid)(r[j]);
-            break;
-        case FBP_TANH:
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = VNAME(tanh)(r[j]);
-            break;
-        /* Written so that NaN passes through: an overflow upstream must reach the
-           output, where fastbp detects it, instead of being turned into 0. */
-        case FBP_RELU:
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] = r[j] < 0 ? 0 : r[j];
-            break;
-        case FBP_LEAKY_RELU:
-            for (ptrdiff_t j = 0; j < cols; j++) {
-                r[j] = r[j] < 0 ? (REAL)FBP_LEAKY_SLOPE * r[j] : r[j];
-            }
-            break;
-        case FBP_SOFTMAX:
-            VNAME(softmax_row)(r, cols);
-            break;
-        default: /* FBP_IDENTITY */
-            break;
-        }
+    }
+    /* Element-wise activations run over the whole block in one loop, so that
+       narrow rows (a 10-unit layer) still fill the vectors. */
+    ptrdiff_t n = rows * cols;
+    switch (act) {
+    case FBP_SIGMOID:
+        for (ptrdiff_t i = 0; i < n; i++) z[i] = VNAME(sigmoid)(z[i]);
+        break;
+    case FBP_TANH:
+        for (ptrdiff_t i = 0; i < n; i++) z[i] = VNAME(tanh)(z[i]);
+        break;
+    /* Written so that NaN passes through: an overflow upstream must reach the
+       output, where fastbp detects it, instead of being turned into 0. */
+    case FBP_RELU:
+        for (ptrdiff_t i = 0; i < n; i++) z[i] = z[i] < 0 ? 0 : z[i];
+        break;
+    case FBP_LEAKY_RELU:
+        for (ptrdiff_t i = 0; i < n; i++) z[i] = z[i] < 0 ? (REAL)FBP_LEAKY_SLOPE * z[i] : z[i];
+        break;
+    case FBP_SOFTMAX:
+        for (ptrdiff_t i = 0; i < rows; i++) VNAME(softmax_row)(z + i * cols, cols);
+        break;
+    default: /* FBP_IDENTITY */
+        break;
     }
 }
 
@@ -461,6 +462,18 @@ static FBP_TARGET void VNAME(narrow_tn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, R
             }
         }
     }
+}
+/* C (m x n) = alpha A B^T + beta C with B n x k, n * k <= FBP_NARROW_NT_MAX:
+   B^T is copied to the stack (a delta times a small weight matrix). */
+static FBP_TARGET void VNAME(narrow_nt)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha,
+                                        const REAL *a, ptrdiff_t lda, const REAL *b,
+                                        ptrdiff_t ldb, REAL beta, REAL *c, ptrdiff_t ldc)
+{
+    REAL bt[FBP_NARROW_NT_MAX];
+    for (ptrdiff_t j = 0; j < n; j++) {
+        for (ptrdiff_t p = 0; p < k; p++) bt[p * n + j] = b[j * ldb + p];
+    }
+    VNAME(narrow_nn)(m, n, k, alpha, a, lda, NULL, bt, n, beta, c, ldc, NULL, 0);
 }
 #undef FBP_NARROW_CALL
 #undef FBP_NARROW_ACC

@@ -8,9 +8,9 @@
 # layer), rank one (an online weight update), one row times a matrix (one
 # sample through a layer) -- take the direct loops of csrc/ instead; one row
 # times a transposed matrix is a GEMV.  Products whose C is one to four vectors
-# wide (a 784 -> 16 layer and its weight gradient) take csrc/'s narrow kernels,
-# which can also read the rows of A through an index (a shuffled batch, in
-# place).  All paths have the same semantics, and beta == 0 never reads C.
+# wide (a 784 -> 16 layer, its weight gradient, a delta through a small W^T)
+# take csrc/'s narrow kernels, which can also read the rows of A through an
+# index (a shuffled batch, in place).  All paths have the same semantics, and beta == 0 never reads C.
 from cython cimport floating
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
@@ -24,6 +24,14 @@ cdef extern from "fastbp_kernels.h" nogil:
                           float alpha, const float *a, Py_ssize_t lda, const float *b,
                           Py_ssize_t ldb, float beta, float *c, Py_ssize_t ldc)
     int fbp_vbytes
+    enum:
+        FBP_NARROW_NT_MAX
+    void fbp_narrow_nt_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha, const double *a,
+                         Py_ssize_t lda, const double *b, Py_ssize_t ldb, double beta, double *c,
+                         Py_ssize_t ldc)
+    void fbp_narrow_nt_s(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, float alpha, const float *a,
+                         Py_ssize_t lda, const float *b, Py_ssize_t ldb, float beta, float *c,
+                         Py_ssize_t ldc)
     void fbp_narrow_nn_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, double alpha, const double *a,
                          Py_ssize_t lda, const int64_t *rows, const double *b, Py_ssize_t ldb,
                          double beta, double *c, Py_ssize_t ldc, const int64_t *next_rows,
@@ -86,12 +94,20 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
         else:
             fbp_small_gemm_s(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
-    if not trans_b and is_narrow(n, sizeof(floating)):
-        if trans_a:
-            narrow_tn(m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc)
-        else:
-            narrow_nn(m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc, NULL, 0)
-        return
+    if is_narrow(n, sizeof(floating)):
+        if not trans_b:
+            if trans_a:
+                narrow_tn(m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc)
+            else:
+                narrow_nn(m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc, NULL, 0)
+            return
+        # delta(l) . W(l)^T with a small W(l): its transpose fits on the stack.
+        if not trans_a and <long>n * k <= FBP_NARROW_NT_MAX:
+            if floating is double:
+                fbp_narrow_nt_d(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            else:
+                fbp_narrow_nt_s(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
     cdef char ta = b'T' if trans_b else b'N'
     cdef char tb = b'T' if trans_a else b'N'
     # A single row of A: c = op(B)^T a, one matrix-vector product.  BLAS sees
