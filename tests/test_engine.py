@@ -20,9 +20,9 @@ def test_activation_and_loss_codes_match_the_c_header():
 @pytest.mark.parametrize("trans_b", [False, True])
 # Tiny, rank-one (k = 1) and single-row products take the engine's direct loops
 # (single rows in vector blocks of 2 x lanes, 1 x lanes and a remainder); C one
-# to four vectors wide (without a transposed B) the narrow kernels, in register
-# blocks of rows with remainders of 4, 2 and 1 and a tail of columns; the rest
-# BLAS.
+# to four vectors wide the narrow kernels (unless the product is large enough
+# for BLAS's threads), in register blocks of rows with remainders of 4, 2 and 1
+# and a tail of columns; the rest BLAS.
 @pytest.mark.parametrize(
     "m,n,k",
     [
@@ -42,6 +42,7 @@ def test_activation_and_loss_codes_match_the_c_header():
         (23, 64, 33),
         (200, 20, 17),
         (3, 12, 260),
+        (300, 16, 500),
     ],
 )
 @pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])

@@ -124,6 +124,15 @@ def test_a_blas_first_layer_is_checked_before_training():
     np.testing.assert_array_equal(net.params, params)
 
 
+def test_large_batches_leave_the_first_layer_to_blas_and_its_check_to_python():
+    # 256 x 784 x 16 is more work than the narrow loops take on one thread.
+    layout = fb.Network([784, 16, 10])._layout
+    expected = _engine.INSTRUCTION_SET != "baseline"  # 16 doubles: 2 AVX-512 or 4 AVX2 vectors
+    assert _engine.checks_inputs(layout, 8, 32, 60_000) is expected
+    assert _engine.checks_inputs(layout, 8, 256, 60_000) is False
+    assert _engine.checks_inputs(layout, 8, 256, 1) is True  # one sample: the direct loops
+
+
 @pytest.mark.parametrize(
     "itemsize,batch,n,problem_",
     [(4, 0, 10, "batch >= 1"), (8, 4, 0, "n >= 1"), (2, 4, 10, "itemsize")],

@@ -7,7 +7,9 @@ Design:
 1. Element-wise work (bias + activation, activation derivatives, output deltas
    and losses, column sums, row gathers, the shuffle) is C in csrc/, declared
    with fused wrappers in _kernels.pxd.  Matrix products go through the one
-   row-major GEMM of _blas.pxd.
+   row-major GEMM of _blas.pxd, which sends tiny and narrow products (C one to
+   four vectors wide, like a 784 -> 16 layer) to csrc/'s own loops and the
+   rest to BLAS.
 2. The functions ``forward`` and ``step`` below work on raw pointers and a
    ``Net`` struct that describes the layout, are fused over float/double and
    run without the GIL.  They never allocate: every buffer is passed in.
@@ -15,6 +17,10 @@ Design:
    they are handed are large enough (a guard against misuse of this private
    module; the public validation lives in network.py), build the ``Net`` and run
    the whole call -- a full epoch for ``train_epoch`` -- inside ``with nogil``.
+   One check of the data does run here: with a narrow first layer a shuffled
+   batch is read in place, and the first layer's products are checked for NaN
+   and infinity instead of X before the call (``checks_inputs``), which saves
+   a pass over X as long as an epoch; network.py raises the error.
 4. Training has two paths.  Plain SGD without an L2 penalty or sample weights
    fuses the update into the backward GEMM (``step`` writes into the
    parameters).  Every other optimiser has ``step`` write the batch's mean
@@ -40,7 +46,7 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-from fastbp._blas cimport gemm, is_narrow, narrow_nn, narrow_tn, takes_direct_path
+from fastbp._blas cimport gemm, narrow_nn, narrow_tn, takes_direct_path, takes_narrow
 from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
     FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
@@ -420,9 +426,9 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     With ``shuffle`` the sample order is reshuffled (from ``state``) before
     each epoch and each batch is gathered into ``xb``/``yb`` (and the sample
     weights ``sw`` into ``wb``); otherwise batches are read where they lie.
-    When the first layer is narrow (see _blas.pxd) a shuffled batch of X is
-    not gathered: its first-layer products read the rows in place, and
-    prefetch the next batch's.
+    When the first layer's products are narrow (see _blas.pxd) a shuffled
+    batch of X is not gathered: its first-layer products read the rows in
+    place, and prefetch the next batch's.
 
     With ``check_inputs`` every batch's first-layer products z(1) = x . W(1)
     are checked for NaN and infinity, and a batch that has any ends training
@@ -486,7 +492,8 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef floating *g = NULL if fused else &grad[0]
     cdef floating *s = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
     cdef floating lr_t = 0
-    cdef bint direct = shuffle and is_narrow(<int>layout.n_first, sizeof(floating))
+    cdef bint direct = shuffle and takes_narrow(<int>batch, <int>layout.n_first,
+                                                <int>layout.n_in, sizeof(floating))
     cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
     with nogil:
         for epoch in range(n_epochs):
@@ -596,7 +603,7 @@ def checks_inputs(Layout layout, Py_ssize_t itemsize, Py_ssize_t batch, Py_ssize
     cdef int n_in = <int>layout.n_in, width = <int>layout.n_first
     cdef int last = <int>(n % batch or batch)
     return all(
-        takes_direct_path(False, rows, width, n_in) or is_narrow(width, itemsize)
+        takes_direct_path(False, rows, width, n_in) or takes_narrow(rows, width, n_in, itemsize)
         for rows in (<int>min(batch, n), last)
     )
 
