@@ -90,17 +90,8 @@ static FBP_TARGET void VNAME(softmax_row)(REAL *z, ptrdiff_t cols)
     for (ptrdiff_t j = 0; j < cols; j++) z[j] *= inv;
 }
 
-static FBP_TARGET void VNAME(bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, ptrdiff_t cols, int act)
+static FBP_INLINE FBP_TARGET void VNAME(act_flat)(REAL *z, ptrdiff_t n, int act)
 {
-    if (b != NULL) {
-        for (ptrdiff_t i = 0; i < rows; i++) {
-            REAL *r = z + i * cols;
-            for (ptrdiff_t j = 0; j < cols; j++) r[j] += b[j];
-        }
-    }
-    /* Element-wise activations run over the whole block in one loop, so that
-       narrow rows (a 10-unit layer) still fill the vectors. */
-    ptrdiff_t n = rows * cols;
     switch (act) {
     case FBP_SIGMOID:
         for (ptrdiff_t i = 0; i < n; i++) z[i] = VNAME(sigmoid)(z[i]);
@@ -116,13 +107,36 @@ static FBP_TARGET void VNAME(bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, p
     case FBP_LEAKY_RELU:
         for (ptrdiff_t i = 0; i < n; i++) z[i] = z[i] < 0 ? (REAL)FBP_LEAKY_SLOPE * z[i] : z[i];
         break;
-    case FBP_SOFTMAX:
-        for (ptrdiff_t i = 0; i < rows; i++) VNAME(softmax_row)(z + i * cols, cols);
-        break;
     default: /* FBP_IDENTITY */
         break;
     }
 }
+
+/* Rows are taken about FBP_ACT_CHUNK values at a time: the bias is added to
+   them and the activation applied over them in one loop, so that narrow rows
+   (a 10-unit layer) still fill the vectors and wide ones stay in cache. */
+#define FBP_ACT_CHUNK 1024
+
+static FBP_TARGET void VNAME(bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, ptrdiff_t cols, int act)
+{
+    ptrdiff_t step = cols >= FBP_ACT_CHUNK ? 1 : FBP_ACT_CHUNK / cols;
+    for (ptrdiff_t i0 = 0; i0 < rows; i0 += step) {
+        ptrdiff_t nr = rows - i0 < step ? rows - i0 : step;
+        REAL *block = z + i0 * cols;
+        if (b != NULL) {
+            for (ptrdiff_t i = 0; i < nr; i++) {
+                REAL *r = block + i * cols;
+                for (ptrdiff_t j = 0; j < cols; j++) r[j] += b[j];
+            }
+        }
+        if (act == FBP_SOFTMAX) {
+            for (ptrdiff_t i = 0; i < nr; i++) VNAME(softmax_row)(block + i * cols, cols);
+        } else {
+            VNAME(act_flat)(block, nr * cols, act);
+        }
+    }
+}
+#undef FBP_ACT_CHUNK
 
 static FBP_TARGET void VNAME(mul_deriv)(REAL *delta, const REAL *a, ptrdiff_t n, int act)
 {
