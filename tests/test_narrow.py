@@ -89,6 +89,19 @@ def test_nan_found_while_training_leaves_the_network_as_it_was(
     np.testing.assert_array_equal(net.params, twin.params)
 
 
+def test_nan_in_a_batch_of_zero_sample_weight_is_found(instruction_set):
+    # The engine skips a batch whose weights are all zero, so it never sees its rows.
+    net, X, Y = narrow_net(instruction_set, "float64", {})
+    params = net.params.copy()
+    weights = np.ones(len(X))
+    weights[8:16] = 0.0
+    X_bad = X.copy()
+    X_bad[10, 3] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.train(X_bad, Y, epochs=1, batch_size=8, shuffle=False, sample_weight=weights)
+    np.testing.assert_array_equal(net.params, params)
+
+
 def test_infinity_meets_only_zero_weights_and_is_still_found(instruction_set):
     # inf x 0 is NaN: a feature whose weights are all zero cannot hide infinity.
     net, X, Y = narrow_net(instruction_set, "float64", {})

@@ -493,12 +493,6 @@ class Network:
         epochs = check_int(epochs, "epochs", 1)
         n = X.shape[0]
         batch = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
-        # Reading all of X once more only to look for NaN costs as much as an
-        # epoch's shuffled reads of it; where the engine's own first-layer
-        # products see every NaN and infinity, it checks X while training.
-        engine_checks_x = _engine.checks_inputs(self._layout, self.dtype.itemsize, batch, n)
-        if not engine_checks_x and not _engine.all_finite(X):
-            raise_not_finite("X")
         learning_rate = check_learning_rate(learning_rate)
         if learning_rate > float(np.finfo(self.dtype).max):
             raise ValueError(f"learning_rate {learning_rate} is too large for {self.dtype.name}")
@@ -516,6 +510,16 @@ class Network:
                 f"optimizer='rprop' needs full batches (batch_size=None); got batch_size={batch}"
             )
         sw = None if sample_weight is None else check_sample_weight(sample_weight, n, self.dtype)
+        # Reading all of X once more only to look for NaN costs as much as an
+        # epoch's shuffled reads of it; where the engine's own first-layer
+        # products see every NaN and infinity, it checks X while training
+        # (every row passes through them, unless a batch of zero weight is
+        # skipped).
+        engine_checks_x = _engine.checks_inputs(self._layout, self.dtype.itemsize, batch, n) and (
+            sw is None or bool(sw.all())
+        )
+        if not engine_checks_x and not _engine.all_finite(X):
+            raise_not_finite("X")
         val = None if validation_data is None else self._validation(validation_data)
         if early_stopping and val is None and score is None:
             raise ValueError("early_stopping=True needs validation_data or a score function")
