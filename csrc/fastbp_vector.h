@@ -381,6 +381,17 @@ static FBP_INLINE FBP_TARGET void VNAME(tn_block)(const int nv, const int nr,
     }
 }
 
+/* Full vectors of C's columns that the register blocks take, at most four.
+   Columns past them -- all of them when C is narrower than one vector --
+   take the scalar tail, so any n gives the right result (a change of
+   instruction set between choosing these kernels and calling them, say, only
+   costs speed). */
+static FBP_INLINE FBP_TARGET int VNAME(narrow_vectors)(ptrdiff_t n)
+{
+    ptrdiff_t nv = n / FBP_LANES;
+    return nv > 4 ? 4 : (int)nv;
+}
+
 /* The block size for the next `left` rows: a full register block, else 4, 2
    or 1 rows, each a loop the compiler unrolls completely. */
 static FBP_INLINE FBP_TARGET int VNAME(narrow_rows)(int full, ptrdiff_t left)
@@ -412,7 +423,7 @@ static FBP_INLINE FBP_TARGET int VNAME(narrow_rows)(int full, ptrdiff_t left)
 } while (0)
 
 /* C (m x n) = alpha A B + beta C with A m x k (rows picked by `rows`), B k x n,
-   LANES <= n <= 4 LANES.  The rows next_rows[0..n_next) of `next` (NULL: none)
+   fast for LANES <= n <= 4 LANES.  The rows next_rows[0..n_next) of `next` (NULL: none)
    are prefetched. */
 static FBP_TARGET void VNAME(narrow_nn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha,
                                         const REAL *a, ptrdiff_t lda, const int64_t *rows,
@@ -420,10 +431,10 @@ static FBP_TARGET void VNAME(narrow_nn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, R
                                         ptrdiff_t ldc, const int64_t *next_rows,
                                         ptrdiff_t n_next)
 {
-    const int nv = (int)(n / FBP_LANES);
+    const int nv = VNAME(narrow_vectors)(n);
     const REAL *ar[FBP_NARROW_ACC], *pf[FBP_NARROW_ACC];
     REAL *cr[FBP_NARROW_ACC];
-    for (ptrdiff_t i = 0; i < m;) {
+    for (ptrdiff_t i = 0; i < m && nv > 0;) {
         int nr = VNAME(narrow_rows)(FBP_NARROW_ACC / nv, m - i);
         for (int t = 0; t < nr; t++) {
             ar[t] = VNAME(row_of)(a, lda, rows, i + t);
@@ -447,20 +458,20 @@ static FBP_TARGET void VNAME(narrow_nn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, R
 }
 
 /* C (m x n) = alpha A^T B + beta C with A k x m (rows picked by `rows`), B k x n,
-   LANES <= n <= 4 LANES: a weight gradient a(l-1)^T delta(l). */
+   fast for LANES <= n <= 4 LANES: a weight gradient a(l-1)^T delta(l). */
 static FBP_TARGET void VNAME(narrow_tn)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, REAL alpha,
                                         const REAL *a, ptrdiff_t lda, const int64_t *rows,
                                         const REAL *b, ptrdiff_t ldb, REAL beta, REAL *c,
                                         ptrdiff_t ldc)
 {
-    const int nv = (int)(n / FBP_LANES);
+    const int nv = VNAME(narrow_vectors)(n);
     const REAL *ar[FBP_NARROW_CHUNK];
     for (ptrdiff_t i0 = 0; i0 < k; i0 += FBP_NARROW_CHUNK) {
         ptrdiff_t kc = k - i0 < FBP_NARROW_CHUNK ? k - i0 : FBP_NARROW_CHUNK;
         REAL bc = i0 == 0 ? beta : (REAL)1;
         for (ptrdiff_t i = 0; i < kc; i++) ar[i] = VNAME(row_of)(a, lda, rows, i0 + i);
         const REAL *bi = b + i0 * ldb;
-        for (ptrdiff_t p = 0; p < m;) {
+        for (ptrdiff_t p = 0; p < m && nv > 0;) {
             int nr = VNAME(narrow_rows)(FBP_NARROW_ACC / nv, m - p);
 #define FBP_TN(nv_, nr_, ...) VNAME(tn_block)(nv_, nr_, ar, p, bi, ldb, kc, c, ldc, alpha, bc)
             FBP_NARROW_CALL(FBP_TN, nv, nr, 0);

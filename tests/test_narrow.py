@@ -6,6 +6,9 @@ pass before it (see ``_engine.checks_inputs``).  Both must be invisible: the
 same numbers as the reference, the same errors as a check up front.
 """
 
+import threading
+import warnings
+
 import numpy as np
 import pytest
 from helpers import problem, twins
@@ -35,6 +38,34 @@ def test_narrow_layers_train_like_the_reference(instruction_set, sizes, batch_si
     kw = dict(epochs=3, batch_size=batch_size, learning_rate=0.3, shuffle=shuffle, seed=9)
     np.testing.assert_allclose(net.train(X, Y, **kw), ref.train(X, Y, **kw), rtol=0, atol=1e-10)
     assert_same_params(net, ref, 1e-10)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("optimizer", [{}, {"optimizer": "adam"}], ids=["sgd", "adam"])
+def test_sample_weights_with_narrow_layers_train_like_the_reference(
+    instruction_set, shuffle, optimizer
+):
+    sizes = [23, 16, 10, 3]
+    net, ref = twins(sizes, "sigmoid", "sigmoid", "squared_error", seed=2)
+    X, Y = problem(sizes, "sigmoid", "squared_error", n=37, seed=5)
+    weights = np.random.default_rng(3).uniform(0.0, 2.0, size=37)
+    kw = dict(epochs=2, batch_size=8, learning_rate=0.3, shuffle=shuffle, seed=9,
+              sample_weight=weights, **optimizer)  # fmt: skip
+    np.testing.assert_allclose(net.train(X, Y, **kw), ref.train(X, Y, **kw), rtol=0, atol=1e-10)
+    assert_same_params(net, ref, 1e-10)
+
+
+def test_an_estimator_with_sample_weights_and_a_narrow_first_layer_fits():
+    exceptions = pytest.importorskip("sklearn.exceptions")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 30))
+    y = (X[:, 0] > 0).astype(int)
+    kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
+        weighted = fb.BPClassifier(**kw).fit(X, y, sample_weight=np.ones(1000))
+        plain = fb.BPClassifier(**kw).fit(X, y)
+    np.testing.assert_allclose(weighted.predict_proba(X), plain.predict_proba(X), atol=1e-12)
 
 
 @pytest.mark.parametrize("sizes", [[23, 16, 10, 3], [11, 32, 20, 8], [13, 8, 5, 3]])
@@ -87,6 +118,64 @@ def test_nan_found_while_training_leaves_the_network_as_it_was(
     kw = dict(epochs=2, batch_size=8, learning_rate=0.1, seed=2, **optimizer)
     np.testing.assert_array_equal(net.train(X, Y, **kw), twin.train(X, Y, **kw))
     np.testing.assert_array_equal(net.params, twin.params)
+
+
+def test_nan_found_while_switching_optimizer_keeps_the_old_optimizer(instruction_set):
+    net, X, Y = narrow_net(instruction_set, "float64", {"optimizer": "adam"})
+    before = {k: np.copy(v) for k, v in net._optimizer.items() if k != "grad"}
+    X_bad = X.copy()
+    X_bad[30, 2] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        net.train(X_bad, Y, epochs=1, batch_size=8, optimizer="sgd")
+    for key, value in before.items():
+        np.testing.assert_array_equal(net._optimizer[key], value)
+
+
+@pytest.mark.parametrize("sample_weight", [None, "one zero"])
+def test_finite_inputs_that_overflow_the_first_layer_train_as_after_a_check_up_front(
+    sample_weight,
+):
+    # The engine's check stands in for all_finite(X) and nothing more: z(1) =
+    # 20 x 1e38 overflows float32, sigmoid saturates, training goes on.  With a
+    # zero weight X is checked in Python instead; both must behave alike.
+    net = fb.Network([20, 16, 1], dtype="float32", seed=0)
+    net.weights[0][...] = 1.0
+    X = np.full((64, 20), 1e38, dtype=np.float32)
+    Y = np.full((64, 1), 0.5, dtype=np.float32)
+    weights = None
+    if sample_weight is not None:
+        weights = np.ones(64)
+        weights[0] = 0.0
+    else:
+        assert _engine.checks_inputs(net._layout, 4, 32, 64) is (
+            _engine.INSTRUCTION_SET != "baseline"
+        )
+    history = net.train(X, Y, epochs=2, batch_size=32, shuffle=False, sample_weight=weights)
+    assert np.isfinite(history).all() and np.isfinite(net.params).all()
+
+
+def test_switching_instruction_sets_during_training_is_safe():
+    # Choosing the narrow kernels and running them read the instruction set
+    # apart; any width must still give the right numbers in any build.
+    stop = threading.Event()
+
+    def switch():
+        while not stop.is_set():
+            for name in _engine.INSTRUCTION_SETS:
+                _engine.use_instruction_set(name)
+
+    net, ref = twins([50, 4, 2], "sigmoid", "sigmoid", "squared_error", seed=0)
+    X, Y = problem([50, 4, 2], "sigmoid", "squared_error", n=200, seed=1)
+    thread = threading.Thread(target=switch)
+    thread.start()
+    try:
+        history = net.train(X, Y, epochs=20, batch_size=32, learning_rate=0.3, seed=4)
+    finally:
+        stop.set()
+        thread.join()
+        _engine.use_instruction_set()
+    expected = ref.train(X, Y, epochs=20, batch_size=32, learning_rate=0.3, seed=4)
+    np.testing.assert_allclose(history, expected, rtol=0, atol=1e-10)
 
 
 def test_nan_in_a_batch_of_zero_sample_weight_is_found(instruction_set):

@@ -63,11 +63,12 @@ cdef enum:
     NARROW_WORK_MAX = 1 << 21
 
 
-cdef inline bint takes_narrow(int m, int n, int k, size_t itemsize) noexcept nogil:
+cdef inline bint takes_narrow(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                              size_t itemsize) noexcept nogil:
     """Whether C (m x n) = op(A) op(B) with inner size k suits the narrow kernels:
     C one to four vectors wide, and not too much work for one thread."""
-    cdef int lanes = fbp_vbytes // itemsize
-    return lanes > 0 and lanes <= n <= 4 * lanes and <long>m * n * k <= NARROW_WORK_MAX
+    cdef Py_ssize_t lanes = fbp_vbytes // itemsize
+    return lanes > 0 and lanes <= n <= 4 * lanes and m <= NARROW_WORK_MAX // (n * k)
 
 
 cdef inline void narrow_nn(int m, int n, int k, floating alpha, const floating *a, int lda,

@@ -17,10 +17,11 @@ Design:
    they are handed are large enough (a guard against misuse of this private
    module; the public validation lives in network.py), build the ``Net`` and run
    the whole call -- a full epoch for ``train_epoch`` -- inside ``with nogil``.
-   One check of the data does run here: with a narrow first layer a shuffled
-   batch is read in place, and the first layer's products are checked for NaN
-   and infinity instead of X before the call (``checks_inputs``), which saves
-   a pass over X as long as an epoch; network.py raises the error.
+   One check of the data does run here: where the first layer's products are
+   fastbp's own loops (``checks_inputs``), ``train_epochs`` checks them for NaN
+   and infinity instead of network.py checking X before the call, which saves
+   a pass over X that costs as much as an epoch's reads; network.py raises the
+   error.
 4. Training has two paths.  Plain SGD without an L2 penalty or sample weights
    fuses the update into the backward GEMM (``step`` writes into the
    parameters).  Every other optimiser has ``step`` write the batch's mean
@@ -216,6 +217,16 @@ cdef class Layout:
 # ---------------------------------------------------------------------------
 # The nogil core
 
+cdef bint rows_finite(const floating *data, const int64_t *index, Py_ssize_t rows,
+                      Py_ssize_t n_in) noexcept nogil:
+    """Whether every value of a batch (laid out as in Rows) is finite."""
+    cdef Py_ssize_t i
+    for i in range(rows):
+        if not _all_finite(data + (index[i] if index != NULL else i) * n_in, n_in):
+            return False
+    return True
+
+
 cdef bint forward(const Net *net, const floating *params, const Rows *x,
                   Py_ssize_t rows, Py_ssize_t cap, floating *acts,
                   floating *out) noexcept nogil:
@@ -224,7 +235,8 @@ cdef bint forward(const Net *net, const floating *params, const Rows *x,
     Layer l's activations go to ``acts + cap * unit_off[l]``, except the output
     layer's when ``out`` is not NULL.  With ``x.check`` returns False, leaving
     the rest undone, when the first layer's products z(1) = x . W(1) are not all
-    finite.
+    finite because x is not: finite inputs that overflow go on as they would
+    have after a check of X up front.
     """
     cdef int l
     cdef Py_ssize_t n_in, n_out
@@ -245,7 +257,8 @@ cdef bint forward(const Net *net, const floating *params, const Rows *x,
         else:
             gemm(False, False, <int>rows, <int>n_out, <int>n_in, <floating>1.0, prev,
                  <int>n_in, params + net.w_off[l], <int>n_out, <floating>0.0, a, <int>n_out)
-        if l == 0 and x.check and not _all_finite(a, rows * n_out):
+        if l == 0 and x.check and not _all_finite(a, rows * n_out) \
+                and not rows_finite(prev, x.index, rows, n_in):
             return False
         # a(l) = f(z(l) + b(l))
         bias_act(a, params + net.b_off[l], rows, n_out, net.act[l])
@@ -492,8 +505,8 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef floating *g = NULL if fused else &grad[0]
     cdef floating *s = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
     cdef floating lr_t = 0
-    cdef bint direct = shuffle and takes_narrow(<int>batch, <int>layout.n_first,
-                                                <int>layout.n_in, sizeof(floating))
+    cdef bint direct = shuffle and takes_narrow(batch, layout.n_first, layout.n_in,
+                                                sizeof(floating))
     cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
     with nogil:
         for epoch in range(n_epochs):
@@ -505,21 +518,20 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
             i = 0
             while i < n:
                 rows = min(batch, n - i)
-                if direct:
-                    xr.data = &X[0, 0]
-                    xr.index = &order[i]
-                    xr.next_index = &order[i + rows] if i + rows < n else NULL
-                    xr.n_next = min(batch, n - i - rows)
+                if shuffle:
+                    if direct:
+                        xr.data = &X[0, 0]
+                        xr.index = &order[i]
+                        xr.next_index = &order[i + rows] if i + rows < n else NULL
+                        xr.n_next = min(batch, n - i - rows)
+                    else:
+                        gather_rows(&xb[0], &X[0, 0], &order[i], rows, layout.n_in)
+                        if i + rows < n:
+                            fbp_prefetch_rows(&X[0, 0], &order[i + rows],
+                                              min(batch, n - i - rows),
+                                              layout.n_in * sizeof(floating))
+                        xr.data = &xb[0]
                     gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
-                    y = &yb[0]
-                elif shuffle:
-                    gather_rows(&xb[0], &X[0, 0], &order[i], rows, layout.n_in)
-                    gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
-                    if i + rows < n:
-                        fbp_prefetch_rows(&X[0, 0], &order[i + rows],
-                                          min(batch, n - i - rows),
-                                          layout.n_in * sizeof(floating))
-                    xr.data = &xb[0]
                     y = &yb[0]
                     if weighted:
                         gather_rows(&wb[0], &sw[0], &order[i], rows, 1)
@@ -595,16 +607,18 @@ def checks_inputs(Layout layout, Py_ssize_t itemsize, Py_ssize_t batch, Py_ssize
     input row makes that row of z(1) NaN or infinite whatever the weights (0 x
     inf is NaN).  BLAS makes no such promise (an implementation may skip zero
     weights), so when it computes them X is to be checked before training.
+    Nor are the rows of a batch of zero total sample weight seen: training
+    skips it, and the caller checks X itself when there can be one.
     """
     if itemsize != sizeof(double) and itemsize != sizeof(float):
         raise ValueError("itemsize must be that of float64 or float32")
     if batch < 1 or n < 1:
         raise ValueError("checks_inputs needs batch >= 1 and n >= 1")
-    cdef int n_in = <int>layout.n_in, width = <int>layout.n_first
-    cdef int last = <int>(n % batch or batch)
+    cdef Py_ssize_t n_in = layout.n_in, width = layout.n_first
     return all(
-        takes_direct_path(False, rows, width, n_in) or takes_narrow(rows, width, n_in, itemsize)
-        for rows in (<int>min(batch, n), last)
+        takes_direct_path(False, <int>rows, <int>width, <int>n_in)
+        or takes_narrow(rows, width, n_in, itemsize)
+        for rows in (min(batch, n), n % batch or batch)
     )
 
 

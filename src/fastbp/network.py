@@ -558,8 +558,14 @@ class Network:
             with self._lock:
                 buf = self._training_buffers(batch, X.shape[1], Y.shape[1])
                 initial = self.params.copy()
+                # What must be as it was if the engine finds NaN in X (the
+                # gradient buffer is scratch; a switch of optimiser replaces the dict).
+                saved_optimizer = (
+                    {k: (np.copy(v) if k == "state" else v) for k, v in self._optimizer.items()}
+                    if engine_checks_x
+                    else None
+                )
                 ost = self._optimizer_state(code)
-                initial_state = (ost["state"].copy(), ost["t"], ost["samples"])
                 epoch = 0
                 while epoch < epochs:
                     if schedule == "invscaling":
@@ -575,10 +581,10 @@ class Network:
                         check_inputs=engine_checks_x, **settings,
                     )  # fmt: skip
                     seconds = time.perf_counter() - start
-                    if done < chunk and engine_checks_x and not _engine.all_finite(X):
+                    if done < chunk and saved_optimizer is not None and not _engine.all_finite(X):
                         # Bad data, found while training: leave the network as it was.
                         self.params[...] = initial
-                        ost["state"][...], ost["t"], ost["samples"] = initial_state
+                        self._optimizer = saved_optimizer
                         raise_not_finite("X")
                     if not _engine.all_finite(self.params.reshape(1, -1)):
                         # The parameters overflowed although every loss the engine saw
