@@ -41,6 +41,8 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
 
+import threading
+
 import numpy as np
 
 cimport numpy as cnp
@@ -89,7 +91,10 @@ OPTIMIZER_CODES = {"sgd": OPT_SGD, "momentum": OPT_MOMENTUM, "adam": OPT_ADAM,
 OPTIMIZER_STATE = {OPT_SGD: 0, OPT_MOMENTUM: 1, OPT_ADAM: 2, OPT_RPROP: 2}
 
 # Work, in (rows x parameters) of a batch, between two checks for a pending
-# signal such as Ctrl-C; about a millisecond of arithmetic.
+# signal such as Ctrl-C; about a millisecond of arithmetic.  Only the main
+# thread runs Python's signal handlers, so other threads skip the check (and
+# the GIL it takes, which two networks training in two threads would otherwise
+# pass back and forth).
 cdef enum:
     SIGNAL_CHECK_WORK = 10_000_000
     PREDICT_OK = 0
@@ -508,6 +513,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef bint direct = shuffle and takes_narrow(batch, layout.n_first, layout.n_in,
                                                 sizeof(floating))
     cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
+    cdef bint main_thread = threading.current_thread() is threading.main_thread()
     with nogil:
         for epoch in range(n_epochs):
             e = epoch0 + epoch
@@ -581,7 +587,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 total += loss
                 i += rows
                 work += rows * n_params
-                if work >= SIGNAL_CHECK_WORK:
+                if work >= SIGNAL_CHECK_WORK and main_thread:
                     work = 0
                     with gil:
                         PyErr_CheckSignals()
