@@ -68,7 +68,8 @@ cdef inline bint takes_narrow(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     """Whether C (m x n) = op(A) op(B) with inner size k suits the narrow kernels:
     C one to four vectors wide, and not too much work for one thread."""
     cdef Py_ssize_t lanes = fbp_vbytes // itemsize
-    return lanes > 0 and lanes <= n <= 4 * lanes and m <= NARROW_WORK_MAX // (n * k)
+    # m * k values of A exist in memory, so the product cannot overflow.
+    return lanes > 0 and lanes <= n <= 4 * lanes and m * n * k <= NARROW_WORK_MAX
 
 
 cdef inline void narrow_nn(int m, int n, int k, floating alpha, const floating *a, int lda,

@@ -92,9 +92,12 @@ OPTIMIZER_STATE = {OPT_SGD: 0, OPT_MOMENTUM: 1, OPT_ADAM: 2, OPT_RPROP: 2}
 
 # Work, in (rows x parameters) of a batch, between two checks for a pending
 # signal such as Ctrl-C; about a millisecond of arithmetic.  Only the main
-# thread runs Python's signal handlers, so other threads skip the check (and
-# the GIL it takes, which two networks training in two threads would otherwise
-# pass back and forth).
+# thread of the main interpreter runs Python's signal handlers, so threads
+# started by ``threading`` other than the main one skip the check and the GIL
+# it takes, which two networks training in two threads would otherwise pass
+# back and forth.  Threads ``threading`` did not start (the real main thread
+# when a worker imported ``threading`` first, threads started from C) keep
+# checking: where the check cannot act it costs only the GIL.
 cdef enum:
     SIGNAL_CHECK_WORK = 10_000_000
     PREDICT_OK = 0
@@ -118,8 +121,9 @@ cdef struct Rows:
     # A batch of inputs: row i at data + index[i] * n_in, or data + i * n_in
     # when index is NULL (then the rows are contiguous).  The rows
     # next_index[0..n_next) of data are the next batch's, to prefetch (only
-    # read with an index).  With check set, forward reports a first layer
-    # whose products are not finite (see train_epochs' check_inputs).
+    # read with an index).  With check set, forward reports a batch whose
+    # inputs are not finite, found through its first layer's products (see
+    # train_epochs' check_inputs).
     const void *data
     const int64_t *index
     const int64_t *next_index
@@ -449,8 +453,9 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     place, and prefetch the next batch's.
 
     With ``check_inputs`` every batch's first-layer products z(1) = x . W(1)
-    are checked for NaN and infinity, and a batch that has any ends training
-    as a non-finite loss does.  Where those products are computed by fastbp's
+    are checked for NaN and infinity, and when they have any and so do the
+    batch's inputs, training ends as on a non-finite loss (finite inputs that
+    overflow go on, as after a check of X up front).  Where those products are computed by fastbp's
     own loops (see ``checks_inputs``) a NaN or infinity in x always reaches
     z(1), so this check stands in for checking X before the call.
     ``losses[e]`` receives the summed (weighted) per-sample loss of epoch e,
@@ -513,7 +518,9 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef bint direct = shuffle and takes_narrow(batch, layout.n_first, layout.n_in,
                                                 sizeof(floating))
     cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
-    cdef bint main_thread = threading.current_thread() is threading.main_thread()
+    thread = threading.current_thread()
+    cdef bint may_handle_signals = (thread is threading.main_thread()
+                                    or isinstance(thread, threading._DummyThread))
     with nogil:
         for epoch in range(n_epochs):
             e = epoch0 + epoch
@@ -587,10 +594,11 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 total += loss
                 i += rows
                 work += rows * n_params
-                if work >= SIGNAL_CHECK_WORK and main_thread:
+                if work >= SIGNAL_CHECK_WORK:
                     work = 0
-                    with gil:
-                        PyErr_CheckSignals()
+                    if may_handle_signals:
+                        with gil:
+                            PyErr_CheckSignals()
             if not isfinite(loss):
                 if i > 0:
                     memcpy(&params[0], &backup[(e % 2) * n_params],
