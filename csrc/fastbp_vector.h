@@ -369,6 +369,8 @@ static FBP_INLINE FBP_TARGET void VNAME(tn_block)(const int nv, const int nr,
     for (int q = 0; q < nv * nr; q++) acc[q] = (VNAME(vec)){0};
     for (ptrdiff_t i = 0; i < k; i++) {
         const REAL *x = ar[i] + p0;
+        /* Row i's part of the next block of C, into L1 before it is needed. */
+        __builtin_prefetch(x + nr, 0, 3);
         for (int v = 0; v < nv; v++) memcpy(&bv[v], b + i * ldb + v * FBP_LANES, sizeof bv[v]);
         for (int t = 0; t < nr; t++) {
             for (int v = 0; v < nv; v++) acc[t * nv + v] += x[t] * bv[v];
