@@ -10,7 +10,8 @@
 # times a transposed matrix is a GEMV.  Products whose C is one to four vectors
 # wide (a 784 -> 16 layer, its weight gradient, a delta through a small W^T)
 # take csrc/'s narrow kernels, which can also read the rows of A through an
-# index (a shuffled batch, in place).  All paths have the same semantics, and beta == 0 never reads C.
+# index (a shuffled batch, in place).  All paths have the same semantics, and
+# beta == 0 never reads C.
 from cython cimport floating
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv

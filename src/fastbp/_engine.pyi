@@ -18,7 +18,6 @@ class Layout:
     n_units: int
     n_in: int
     n_out: int
-    n_first: int
     def __init__(self, sizes: Any, activations: Any, loss: int) -> None: ...
     def predict(self, params: np.ndarray, X: np.ndarray, cap: int) -> tuple[int, np.ndarray]: ...
 

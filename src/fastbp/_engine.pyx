@@ -137,7 +137,7 @@ cdef class Layout:
     cdef Py_ssize_t[::1] sizes, w_off, b_off, unit_off
     cdef int[::1] act
     cdef int loss
-    cdef readonly Py_ssize_t n_params, n_units, n_in, n_out, n_first
+    cdef readonly Py_ssize_t n_params, n_units, n_in, n_out
 
     def __init__(self, sizes, activations, int loss):
         cdef Py_ssize_t n_layers = len(sizes) - 1
@@ -161,7 +161,6 @@ cdef class Layout:
         self.n_units = u
         self.n_in = self.sizes[0]
         self.n_out = self.sizes[n_layers]
-        self.n_first = self.sizes[1]
 
     def predict(self, cnp.ndarray params, cnp.ndarray X, Py_ssize_t cap):
         """``(status, outputs)`` for X, computed ``cap`` rows at a time.
@@ -455,9 +454,10 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     With ``check_inputs`` every batch's first-layer products z(1) = x . W(1)
     are checked for NaN and infinity, and when they have any and so do the
     batch's inputs, training ends as on a non-finite loss (finite inputs that
-    overflow go on, as after a check of X up front).  Where those products are computed by fastbp's
-    own loops (see ``checks_inputs``) a NaN or infinity in x always reaches
-    z(1), so this check stands in for checking X before the call.
+    overflow go on, as after a check of X up front).  Where those products
+    are computed by fastbp's own loops (see ``checks_inputs``) a NaN or
+    infinity in x always reaches z(1), so this check stands in for checking X
+    before the call.
     ``losses[e]`` receives the summed (weighted) per-sample loss of epoch e,
     plus ``l2 / 2 * sum W^2`` for each batch when ``l2 > 0``.
 
@@ -515,7 +515,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef floating *g = NULL if fused else &grad[0]
     cdef floating *s = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
     cdef floating lr_t = 0
-    cdef bint direct = shuffle and takes_narrow(batch, layout.n_first, layout.n_in,
+    cdef bint direct = shuffle and takes_narrow(batch, layout.sizes[1], layout.n_in,
                                                 sizeof(floating))
     cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
     thread = threading.current_thread()
@@ -628,7 +628,7 @@ def checks_inputs(Layout layout, Py_ssize_t itemsize, Py_ssize_t batch, Py_ssize
         raise ValueError("itemsize must be that of float64 or float32")
     if batch < 1 or n < 1:
         raise ValueError("checks_inputs needs batch >= 1 and n >= 1")
-    cdef Py_ssize_t n_in = layout.n_in, width = layout.n_first
+    cdef Py_ssize_t n_in = layout.n_in, width = layout.sizes[1]
     return all(
         takes_direct_path(False, <int>rows, <int>width, <int>n_in)
         or takes_narrow(rows, width, n_in, itemsize)
