@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 import fastbp as fb
 from fastbp.bench import W2_SIZES, W3_SIZES, synthetic
-from fastbp.demo import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
+from fastbp.classic import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
 
 
 def main(workload: str, dtype: str = "float64", seconds: float = 10.0) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 import fastbp as fb
 from fastbp import reference
-from fastbp.demo import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
+from fastbp.classic import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
 
 ENGINES = {"fastbp": fb.Network, "reference": reference.Network}
 

@@ -15,7 +15,7 @@ import pytest
 
 import fastbp as fb
 from fastbp import bench, reference
-from fastbp.demo import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
+from fastbp.classic import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
 
 
 @pytest.fixture(autouse=True)

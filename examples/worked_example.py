@@ -6,7 +6,7 @@ Run:  python examples/worked_example.py [--quick]
 import argparse
 
 import fastbp as fb
-from fastbp.demo import WORKED_T, WORKED_X, worked_network
+from fastbp.classic import WORKED_T, WORKED_X, worked_network
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="1,000 updates instead of 10,000")

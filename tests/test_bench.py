@@ -32,7 +32,7 @@ def test_numpy_peer_trains_exactly_like_fastbp(batch):
 
 
 def test_numpy_peer_can_freeze_the_biases_like_the_worked_example():
-    from fastbp.demo import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
+    from fastbp.classic import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
 
     Ws = [np.array(W) for W in WORKED_WEIGHTS]
     bs = [np.array(b) for b in WORKED_BIASES]

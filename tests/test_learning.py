@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastbp as fb
-from fastbp.demo import XOR_T, XOR_X
+from fastbp.classic import XOR_T, XOR_X
 
 
 def test_xor_2_5_1_online_learns_all_four_cases():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastbp as fb
-from fastbp.demo import WORKED_T, WORKED_X, worked_network
+from fastbp.classic import WORKED_T, WORKED_X, worked_network
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ def test_unknown_names_are_reported(step):
 
 
 def test_float32_network_traces_in_float32_close_to_float64():
-    from fastbp.demo import WORKED_BIASES, WORKED_WEIGHTS
+    from fastbp.classic import WORKED_BIASES, WORKED_WEIGHTS
 
     net = fb.Network([2, 2, 2], weights=WORKED_WEIGHTS, biases=WORKED_BIASES, dtype="float32")
     step = fb.trace(net, WORKED_X[0], WORKED_T[0], learning_rate=0.5, train_biases=False)

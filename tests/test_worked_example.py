@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastbp as fb
-from fastbp.demo import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
+from fastbp.classic import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from fastbp import reference
-from fastbp.demo import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
+from fastbp.classic import WORKED_BIASES, WORKED_T, WORKED_WEIGHTS, WORKED_X
 from fastbp.network import Network
 
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "M")

@@ -372,7 +372,7 @@ def _trace_setup(path: str) -> tuple[Network, Any, Any, dict[str, Any]]:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    from fastbp.demo import WORKED_T, WORKED_X, worked_network
+    from fastbp.classic import WORKED_T, WORKED_X, worked_network
     from fastbp.tracing import trace
 
     if args.weights is None:

@@ -16,26 +16,17 @@ from typing import Any, TextIO
 import numpy as np
 
 from fastbp import reference
+from fastbp.classic import (
+    PUBLISHED_ERROR,
+    PUBLISHED_ERROR_AFTER_ONE,
+    PUBLISHED_OUTPUTS,
+    WORKED_T,
+    WORKED_X,
+    XOR_T,
+    XOR_X,
+    worked_network,
+)
 from fastbp.network import Network
-
-# The worked example (see the README): inputs, targets, initial parameters.
-WORKED_X = [[0.05, 0.10]]
-WORKED_T = [[0.01, 0.99]]
-WORKED_WEIGHTS = [[[0.15, 0.25], [0.20, 0.30]], [[0.40, 0.50], [0.45, 0.55]]]
-WORKED_BIASES = [[0.35, 0.35], [0.60, 0.60]]
-# Published figures: forward outputs, total error, error after one update.
-PUBLISHED_OUTPUTS = (0.75136507, 0.77292847)
-PUBLISHED_ERROR = 0.298371109
-PUBLISHED_ERROR_AFTER_ONE = 0.291027774
-
-XOR_X = [[0, 0], [0, 1], [1, 0], [1, 1]]
-XOR_T = [[0], [1], [1], [0]]
-
-
-def worked_network(cls: Callable[..., Any] = Network) -> Any:
-    """The 2-2-2 network of the worked example, as fastbp or reference network."""
-    return cls([2, 2, 2], weights=WORKED_WEIGHTS, biases=WORKED_BIASES)
-
 
 def _best_time(run: Callable[[], object], repeat: int = 3) -> float:
     best = float("inf")
