@@ -28,6 +28,7 @@ from fastbp.classic import (
 )
 from fastbp.network import Network
 
+
 def _best_time(run: Callable[[], object], repeat: int = 3) -> float:
     best = float("inf")
     for _ in range(repeat):
