@@ -137,3 +137,18 @@ def test_bench_rejects_an_unknown_workload():
         timeout=60,
     )
     assert done.returncode != 0 and "W9" in done.stderr
+
+
+def test_rss_probe_runs_its_child_module():
+    rss = bench.rss_subprocess(64, seed=0)
+    if rss is None:
+        pytest.skip("no resource module on this platform")
+    assert rss["arrays_bytes"] == 64 * (784 + 10) * 8
+    assert rss["train_growth_bytes"] == rss["trained"] - rss["loaded"] >= 0
+
+
+def test_every_workload_has_its_function_and_every_peer_a_name():
+    assert bench.WORKLOADS == ("W1", "W2", "W3", "W4", "W5", "M")
+    assert tuple(bench.WORKLOADS_BY_NAME) == bench.WORKLOADS
+    assert bench.Config().only == bench.WORKLOADS
+    assert [peer.name for peer in bench.PEERS] == ["NumPy", "scikit-learn", "PyTorch"]

@@ -207,6 +207,71 @@ def test_train_prints_plain_epoch_lines_to_logs_or_without_tqdm(
     assert "loss" in lines[0] and "val_accuracy" in lines[0]
 
 
+def test_train_saves_what_network_train_gives_with_validation_data(tmp_path, capsys):
+    """fastbp train is one Network.train(validation_data=..., score=...) on its split."""
+    from fastbp._data import read_table
+    from fastbp._tabular import Encoding
+    from fastbp.cli import _rows, _split
+
+    rng = np.random.default_rng(3)
+    rows = [
+        [f"{a:.4f}", f"{b:.4f}", "yes" if a + b > 0 else "no"] for a, b in rng.normal(size=(50, 2))
+    ]
+    data = write_csv(tmp_path / "s.csv", ["a", "b", "label"], rows)
+    model = tmp_path / "s.fbp"
+    status, out, err = call(
+        capsys, "train", data, "--target", "label", "--layers", "5", "--epochs", "4",
+        "--batch-size", "8", "--lr", "0.2", "--seed", "7", "--out", model, "--quiet",
+    )  # fmt: skip
+    assert status == 0, err
+    table = read_table(str(data))
+    train, val = _split(table.n_rows, 0.2, 7)
+    encoding = Encoding.fit(table, "label", "classification", train)
+    X, Y = encoding.inputs(table), encoding.targets(table)
+    net = fb.Network(
+        [2, 5, 2], activation="relu", output_activation="softmax", loss="cross_entropy", seed=7
+    )
+    history = net.train(
+        X[train], Y[train], epochs=4, batch_size=8, learning_rate=0.2, seed=7,
+        validation_data=(X[val], Y[val]),
+        score=lambda n: encoding.score(n.predict(X[val]), _rows(table, val)),
+    )  # fmt: skip
+    header = fb.io.load_metadata(model)
+    assert header["history"] == list(history)
+    assert header["metadata"]["val_loss"] == history.val_loss
+    assert header["metadata"]["val_score"] == history.val_score
+    np.testing.assert_array_equal(fb.io.load(model).params, net.params)
+    assert fb.io.load(model).loss(X[val], Y[val]) == pytest.approx(history.val_loss[-1])
+    assert f"validation:  loss {history.val_loss[-1]:.4f}, accuracy " in out
+
+
+def test_train_epoch_lines_of_a_regression_name_its_score(tmp_path, capsys):
+    data = write_csv(tmp_path / "r.csv", ["a", "y"], [[i, 2 * i + 0.5] for i in range(20)])
+    status, _, err = call(
+        capsys, "train", data, "--target", "y", "--epochs", "2", "--out", tmp_path / "m.fbp"
+    )
+    assert status == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("epoch 2/2: loss=")
+    assert "val_loss=" in lines[1] and "val_r2=" in lines[1] and "samples/s" in lines[1]
+
+
+def test_train_that_diverges_names_the_epoch_and_the_learning_rate(tmp_path, capsys):
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "y"], [[0, 1, 0], [1, 0, 1]] * 10)
+    status, _, err = call(
+        capsys, "train", data, "--target", "y", "--lr", "1e300", "--val-fraction", "0",
+        "--out", tmp_path / "m.fbp",
+    )  # fmt: skip
+    assert status == 1
+    *epochs, message = err.splitlines()
+    assert [line.split(":")[0] for line in epochs] == [
+        f"epoch {k}/20" for k in range(1, 1 + len(epochs))
+    ]
+    assert f"training diverged in epoch {len(epochs) + 1}:" in message
+    assert message.endswith("(--lr 1e+300)")
+    assert not (tmp_path / "m.fbp").exists()
+
+
 # -- trace -------------------------------------------------------------------
 
 

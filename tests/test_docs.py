@@ -8,6 +8,10 @@ import pytest
 MODULES = [
     "fastbp",
     "fastbp.network",
+    "fastbp.gradient_check",
+    "fastbp.classic",
+    "fastbp.architecture",
+    "fastbp.optimizers",
     "fastbp.reference",
     "fastbp.tracing",
     "fastbp.plot",

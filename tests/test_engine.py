@@ -6,13 +6,26 @@ import numpy as np
 import pytest
 
 import fastbp as fb
-from fastbp import _engine
+from fastbp import _engine, optimizers
 from fastbp.activations import ACTIVATIONS, LOSSES
 
 
 def test_activation_and_loss_codes_match_the_c_header():
     assert _engine.ACTIVATION_CODES == ACTIVATIONS
     assert _engine.LOSS_CODES == LOSSES
+
+
+def test_optimizer_table_matches_the_engine():
+    table = optimizers.OPTIMIZERS
+    assert _engine.OPTIMIZER_CODES == {name: row.code for name, row in table.items()}
+    assert _engine.OPTIMIZER_STATE == {row.code: len(row.state) for row in table.values()}
+    assert _engine.RPROP_CONSTANTS == {
+        "increase": optimizers.RPROP_INCREASE,
+        "decrease": optimizers.RPROP_DECREASE,
+        "step_min": optimizers.RPROP_STEP_MIN,
+        "step_max": optimizers.RPROP_STEP_MAX,
+    }
+    assert set(optimizers.SOLVERS) <= set(table)
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-4)])

@@ -1,5 +1,6 @@
 """Network.train's history, callback, stopping rules, early stopping and progress display."""
 
+import io
 import pickle
 import sys
 
@@ -8,6 +9,7 @@ import pytest
 from helpers import problem
 
 import fastbp as fb
+from fastbp._progress import progress_bar
 
 
 def data(n=30, seed=0):
@@ -135,6 +137,52 @@ def test_verbose_shows_loss_and_samples_per_second(capsys, monkeypatch, with_tqd
     err = capsys.readouterr().err
     assert "loss=" in err and "samples/s" in err
     assert ("epoch 2/2:" in err) is not with_tqdm
+
+
+LOGS = {"loss": 0.5, "val_loss": 0.25, "val_score": 0.75, "seconds": 0.01, "learning_rate": 0.1}
+
+
+class Stderr(io.StringIO):
+    """A stand-in for stderr that counts flushes and says whether it is a terminal."""
+
+    def __init__(self, terminal):
+        super().__init__()
+        self.terminal = terminal
+        self.flushes = 0
+
+    def isatty(self):
+        return self.terminal
+
+    def flush(self):
+        self.flushes += 1
+        super().flush()
+
+
+def test_progress_lines_name_the_score_and_are_flushed_for_logs(monkeypatch):
+    stderr = Stderr(terminal=False)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    with progress_bar(2, 100, True, desc="training", score_name="val_r2", terminal_only=True) as p:
+        p.update(LOGS)
+        assert stderr.getvalue() == (
+            "epoch 1/2: loss=0.5, val_loss=0.25, val_r2=0.75, 10,000 samples/s\n"
+        )
+        assert stderr.flushes >= 1
+        p.update({"loss": 0.125, "seconds": 0.02, "learning_rate": 0.1})
+    assert stderr.getvalue().splitlines()[1] == "epoch 2/2: loss=0.125, 5,000 samples/s"
+
+
+def test_progress_bar_on_a_terminal_and_nothing_unless_verbose(monkeypatch):
+    pytest.importorskip("tqdm")
+    stderr = Stderr(terminal=True)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    with progress_bar(2, 100, False, terminal_only=True) as p:
+        p.update(LOGS)
+    assert stderr.getvalue() == ""
+    with progress_bar(1, 100, True, desc="training", score_name="val_r2", terminal_only=True) as p:
+        p.update(LOGS)
+    shown = stderr.getvalue()
+    assert "training: 100%" in shown and "1/1" in shown and "val_r2=0.75" in shown
+    assert "epoch 1/1:" not in shown
 
 
 @pytest.mark.parametrize(

@@ -688,3 +688,17 @@ def test_estimators_fit_and_predict_or_refuse_clearly(regressor, hostile, data):
             assert np.isfinite(np.asarray(out, dtype=float)).all()
         else:
             assert set(np.unique(out)) <= set(estimator.classes_)
+
+
+@pytest.mark.parametrize("estimator", ["BPClassifier", "BPRegressor"])
+def test_estimators_refuse_python_ints_too_large_for_a_float(estimator):
+    X = np.zeros((4, 3), dtype=object)
+    X[0, 0] = 10**400
+    model = getattr(fb, estimator)(max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="too large for float64"):
+        model.fit(X, [0, 1, 0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter is reached, as meant
+        model.fit(np.zeros((4, 3)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="too large for float64"):
+        model.predict(X)

@@ -182,3 +182,20 @@ def test_network_pickle_holds_parameters_not_pointers(net):
     }
     copy = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(copy.params, net.params)
+
+
+def test_header_holds_the_architecture_in_order(net, saved):
+    header = io.load_metadata(saved)
+    keys = list(header)
+    start = keys.index("sizes")
+    assert keys[start : start + 5] == ["sizes", "activation", "output_activation", "loss", "dtype"]
+    assert {k: header[k] for k in keys[start : start + 5]} == net.architecture.to_dict()
+    assert fb.load(saved).architecture == net.architecture
+
+
+def test_header_missing_a_field_names_it(saved):
+    header = io.load_metadata(saved)
+    del header["loss"]
+    rewrite(saved, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"describes no valid network \('loss'\)"):
+        fb.load(saved)

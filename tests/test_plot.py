@@ -105,3 +105,17 @@ def test_fastbp_imports_without_matplotlib_and_plot_says_what_to_install():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert 'pip install "fastbp[plot]"' in result.stdout
+
+
+def test_network_diagram_labels_each_layer():
+    fig = plot.network(fb.Network([2, 3, 3, 1], activation="tanh", seed=0))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["input\n2", "hidden 1\ntanh\n3", "hidden 2\ntanh\n3", "output\nsigmoid\n1"]
+    assert len(fig.axes[0].collections) == 1 + 4
+
+
+def test_network_diagram_without_hidden_layers():
+    fig = plot.network(fb.Network([3, 2], seed=0))
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["input\n3", "output\nsigmoid\n2"]
+    assert len(fig.axes[0].collections[0].get_segments()) == 6

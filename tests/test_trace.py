@@ -137,3 +137,26 @@ def test_float32_network_traces_in_float32_close_to_float64():
 def test_wrong_sample_width_is_reported():
     with pytest.raises(ValueError, match="the network expects 2"):
         fb.trace(worked_network(), [0.05, 0.1, 0.2], WORKED_T[0])
+
+
+def test_sigmoid_output_under_cross_entropy_has_no_per_neuron_split():
+    net = fb.Network([2, 3, 1], loss="cross_entropy", seed=0)
+    step = fb.trace(net, [0.5, -0.5], [1.0])
+    o1 = step.neuron("o1")
+    assert o1.dE_dout is None and o1.dout_dnet is None
+    assert o1.delta == pytest.approx(o1.out - 1.0, abs=1e-12)
+    h1 = step.neuron("h1")
+    assert h1.delta == pytest.approx(h1.dE_dout * h1.dout_dnet, rel=1e-12)
+
+
+def test_trace_records_the_architecture_but_its_dtype():
+    net = fb.Network([3, 4, 2], activation="relu", output_activation="identity", seed=1)
+    step = fb.trace(net, [0.1, 0.2, 0.3], [0.0, 1.0])
+    arch = net.architecture
+    assert (step.sizes, step.activation, step.output_activation, step.loss) == (
+        arch.sizes,
+        arch.activation,
+        arch.output_activation,
+        arch.loss,
+    )
+    assert "dtype" not in step.to_dict()

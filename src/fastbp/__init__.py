@@ -11,9 +11,11 @@
 from typing import Any
 
 from fastbp import plot
+from fastbp._training import DivergenceError, History
 from fastbp._version import __version__
+from fastbp.gradient_check import check_gradients
 from fastbp.io import load, save
-from fastbp.network import DivergenceError, History, Network, check_gradients, predict, train
+from fastbp.network import Network, predict, train
 from fastbp.threads import blas_threads, get_blas_threads, set_blas_threads
 from fastbp.tracing import Trace, trace
 

@@ -12,6 +12,7 @@ def use_instruction_set(name: str = ...) -> str: ...
 
 OPTIMIZER_CODES: dict[str, int]
 OPTIMIZER_STATE: dict[int, int]
+RPROP_CONSTANTS: dict[str, float]
 
 class Layout:
     n_params: int
@@ -53,7 +54,7 @@ def train_epochs(
     train_biases: bool,
     optimizer: int = 0,
     l2: float = 0.0,
-    mu: float = 0.0,
+    momentum: float = 0.0,
     nesterov: bool = False,
     beta_1: float = 0.9,
     beta_2: float = 0.999,
@@ -62,7 +63,7 @@ def train_epochs(
     grad: np.ndarray | None = None,
     opt_state: np.ndarray | None = None,
     sw: np.ndarray | None = None,
-    wb: np.ndarray | None = None,
+    swb: np.ndarray | None = None,
     epoch0: int = 0,
     check_inputs: bool = False,
 ) -> tuple[int, int, int]: ...

@@ -16,7 +16,7 @@ Design:
 3. The ``def`` entry points take typed memoryviews, check only that the buffers
    they are handed are large enough (a guard against misuse of this private
    module; the public validation lives in network.py), build the ``Net`` and run
-   the whole call -- a full epoch for ``train_epoch`` -- inside ``with nogil``.
+   the whole call -- whole epochs for ``train_epochs`` -- inside ``with nogil``.
    One check of the data does run here: where the first layer's products are
    fastbp's own loops (``checks_inputs``), ``train_epochs`` checks them for NaN
    and infinity instead of network.py checking X before the call, which saves
@@ -52,8 +52,10 @@ cnp.import_array()
 from fastbp._blas cimport gemm, narrow_nn, narrow_tn, takes_direct_path, takes_narrow
 from fastbp._kernels cimport (
     FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
+    FBP_RPROP_DECREASE, FBP_RPROP_INCREASE, FBP_RPROP_STEP_MAX, FBP_RPROP_STEP_MIN,
     FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
-    bias_act, colsum_axpby, fbp_init, fbp_prefetch_rows, fbp_shuffle, gather_rows, irprop_minus, momentum,
+    bias_act, colsum_axpby, fbp_init, fbp_prefetch_rows, fbp_shuffle, gather_rows, irprop_minus,
+    momentum as momentum_update,
     mul_deriv, output_delta, sgd, weighted_output_delta,
 )
 
@@ -80,7 +82,8 @@ def use_instruction_set(str name="avx512"):
 
 INSTRUCTION_SET = use_instruction_set()
 
-# Optimisers of train_epochs, and how many parameter-sized state buffers each keeps.
+# Optimisers of train_epochs, and how many parameter-sized state buffers each keeps, for
+# fastbp.optimizers to check against.
 cdef enum:
     OPT_SGD = 0
     OPT_MOMENTUM = 1
@@ -89,6 +92,9 @@ cdef enum:
 OPTIMIZER_CODES = {"sgd": OPT_SGD, "momentum": OPT_MOMENTUM, "adam": OPT_ADAM,
                    "rprop": OPT_RPROP}
 OPTIMIZER_STATE = {OPT_SGD: 0, OPT_MOMENTUM: 1, OPT_ADAM: 2, OPT_RPROP: 2}
+# The constants of csrc's iRprop- kernel, for fastbp.optimizers to check against.
+RPROP_CONSTANTS = {"increase": FBP_RPROP_INCREASE, "decrease": FBP_RPROP_DECREASE,
+                   "step_min": FBP_RPROP_STEP_MIN, "step_max": FBP_RPROP_STEP_MAX}
 
 # Work, in (rows x parameters) of a batch, between two checks for a pending
 # signal such as Ctrl-C; about a millisecond of arithmetic.  Only the main
@@ -293,13 +299,13 @@ cdef int _predict(const Net *net, const floating *params, const floating *X, Py_
 
 cdef double step(const Net *net, floating *params, const Rows *x, const floating *y,
                  Py_ssize_t rows, Py_ssize_t cap, floating *acts, floating *deltas,
-                 floating *target, floating alpha, floating beta,
+                 floating *target, floating scale, floating keep,
                  bint with_biases, const floating *sw) noexcept nogil:
     """One forward and backward pass over ``rows`` samples.
 
     For every layer, ``target`` (laid out like the parameters) becomes
-    ``beta * target + alpha * dE/dW`` where dE/dW is the *sum* over the rows.
-    With target = params, beta = 1 and alpha = -learning_rate / rows this is
+    ``keep * target + scale * dE/dW`` where dE/dW is the *sum* over the rows.
+    With target = params, keep = 1 and scale = -learning_rate / rows this is
     an SGD update; with a separate gradient buffer it accumulates a gradient.
     With sample weights ``sw`` (NULL: all 1) each sample's loss and delta are
     scaled by its weight.  Returns the summed (weighted) per-sample loss; if
@@ -339,14 +345,14 @@ cdef double step(const Net *net, floating *params, const Rows *x, const floating
             mul_deriv(d_prev, a_prev, rows * n_in, net.act[l - 1])
         # dE/dW(l) = a(l-1)^T . delta(l)
         if l == 0 and x.index != NULL:
-            narrow_tn(<int>n_in, <int>n_out, <int>rows, alpha, a_prev, <int>n_in, x.index,
-                      d, <int>n_out, beta, target + net.w_off[l], <int>n_out)
+            narrow_tn(<int>n_in, <int>n_out, <int>rows, scale, a_prev, <int>n_in, x.index,
+                      d, <int>n_out, keep, target + net.w_off[l], <int>n_out)
         else:
-            gemm(True, False, <int>n_in, <int>n_out, <int>rows, alpha, a_prev, <int>n_in,
-                 d, <int>n_out, beta, target + net.w_off[l], <int>n_out)
+            gemm(True, False, <int>n_in, <int>n_out, <int>rows, scale, a_prev, <int>n_in,
+                 d, <int>n_out, keep, target + net.w_off[l], <int>n_out)
         # dE/db(l) = sum over the rows of delta(l)
         if with_biases:
-            colsum_axpby(target + net.b_off[l], d, rows, n_out, alpha, beta)
+            colsum_axpby(target + net.b_off[l], d, rows, n_out, scale, keep)
     return loss
 
 
@@ -403,7 +409,7 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
     if n == 0 or cap < 1:
         raise ValueError("a gradient needs at least one sample and cap >= 1")
     cdef Net net = layout.net()
-    cdef floating alpha = <floating>(1.0 / n)
+    cdef floating scale = <floating>(1.0 / n)
     cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
     with nogil:
         i = 0
@@ -411,19 +417,19 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
             rows = min(cap, n - i)
             x.data = &X[i, 0]
             total += step(&net, &params[0], &x, &Y[i, 0], rows, cap, &acts[0],
-                          &deltas[0], &grad[0], alpha, <floating>(0.0 if i == 0 else 1.0),
+                          &deltas[0], &grad[0], scale, <floating>(0.0 if i == 0 else 1.0),
                           True, <floating *>NULL)
             i += rows
     return total
 
 
 cdef void update(int optimizer, floating *params, floating *grad,
-                 floating *opt_state, Py_ssize_t n_params, floating lr, floating mu,
+                 floating *opt_state, Py_ssize_t n_params, floating lr, floating momentum,
                  bint nesterov, floating lr_t, floating beta_1, floating beta_2,
                  floating eps) noexcept nogil:
     """Apply one optimiser step to the whole flat buffer from the gradient ``grad``."""
     if optimizer == OPT_MOMENTUM:
-        momentum(params, grad, opt_state, n_params, lr, mu, nesterov)
+        momentum_update(params, grad, opt_state, n_params, lr, momentum, nesterov)
     elif optimizer == OPT_ADAM:
         adam(params, grad, opt_state, opt_state + n_params, n_params, lr_t, beta_1, beta_2, eps)
     elif optimizer == OPT_RPROP:
@@ -437,16 +443,16 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                  uint64_t state, Py_ssize_t batch, floating[::1] acts, floating[::1] deltas,
                  floating[::1] xb, floating[::1] yb, floating[::1] backup,
                  double[::1] losses, double learning_rate, bint train_biases,
-                 int optimizer=OPT_SGD, double l2=0.0, double mu=0.0, bint nesterov=False,
+                 int optimizer=OPT_SGD, double l2=0.0, double momentum=0.0, bint nesterov=False,
                  double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
                  int64_t t=0, floating[::1] grad=None, floating[::1] opt_state=None,
-                 const floating[::1] sw=None, floating[::1] wb=None, Py_ssize_t epoch0=0,
+                 const floating[::1] sw=None, floating[::1] swb=None, Py_ssize_t epoch0=0,
                  bint check_inputs=False):
     """Train ``len(losses)`` epochs of mini-batch gradient descent in place, without the GIL.
 
     With ``shuffle`` the sample order is reshuffled (from ``state``) before
     each epoch and each batch is gathered into ``xb``/``yb`` (and the sample
-    weights ``sw`` into ``wb``); otherwise batches are read where they lie.
+    weights ``sw`` into ``swb``); otherwise batches are read where they lie.
     When the first layer's products are narrow (see _blas.pxd) a shuffled
     batch of X is not gathered: its first-layer products read the rows in
     place, and prefetch the next batch's.
@@ -480,7 +486,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     """
     cdef Py_ssize_t n = X.shape[0], n_params = layout.n_params, i, r, rows, work = 0
     cdef Py_ssize_t epoch, e, done = 0, n_epochs = losses.shape[0], l, n_w
-    cdef double total, loss = 0.0, wsum, sq
+    cdef double total, loss = 0.0, weight_sum, sq
     _need(params.shape[0], n_params, "params")
     _need(backup.shape[0], 2 * n_params, "the backup buffer")
     if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
@@ -504,16 +510,16 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
         _need(xb.shape[0], batch * layout.n_in, "the input batch buffer")
         _need(yb.shape[0], batch * layout.n_out, "the target batch buffer")
         if weighted:
-            _need(0 if wb is None else wb.shape[0], batch, "the weight batch buffer")
+            _need(0 if swb is None else swb.shape[0], batch, "the sample weight batch buffer")
         for i in range(n):
             if order[i] < 0 or order[i] >= n:
                 raise ValueError("the order buffer must hold a permutation of the samples")
     cdef Net net = layout.net()
     cdef floating lr = <floating>learning_rate
     cdef const floating *y
-    cdef const floating *w = NULL
-    cdef floating *g = NULL if fused else &grad[0]
-    cdef floating *s = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
+    cdef const floating *batch_sw = NULL
+    cdef floating *g = NULL if fused else &grad[0]  # the batch's gradient
+    cdef floating *optimizer_state = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
     cdef floating lr_t = 0
     cdef bint direct = shuffle and takes_narrow(batch, layout.sizes[1], layout.n_in,
                                                 sizeof(floating))
@@ -547,36 +553,36 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                     gather_rows(&yb[0], &Y[0, 0], &order[i], rows, layout.n_out)
                     y = &yb[0]
                     if weighted:
-                        gather_rows(&wb[0], &sw[0], &order[i], rows, 1)
-                        w = &wb[0]
+                        gather_rows(&swb[0], &sw[0], &order[i], rows, 1)
+                        batch_sw = &swb[0]
                 else:
                     xr.data = &X[i, 0]
                     y = &Y[i, 0]
                     if weighted:
-                        w = &sw[i]
+                        batch_sw = &sw[i]
                 if fused:
                     loss = step(&net, &params[0], &xr, y, rows, batch, &acts[0], &deltas[0],
                                 &params[0], -lr / rows, <floating>1.0, train_biases,
                                 <floating *>NULL)
                 else:
-                    wsum = rows
+                    weight_sum = rows
                     if weighted:
-                        wsum = 0.0
+                        weight_sum = 0.0
                         for r in range(rows):
-                            wsum += w[r]
-                        if wsum == 0.0:  # a batch of zero weight teaches nothing
+                            weight_sum += batch_sw[r]
+                        if weight_sum == 0.0:  # a batch of zero weight teaches nothing
                             i += rows
                             continue
                     # grad = mean gradient of the batch's (weighted) loss
                     loss = step(&net, &params[0], &xr, y, rows, batch, &acts[0], &deltas[0],
-                                g, <floating>(1.0 / wsum), <floating>0.0, True, w)
+                                g, <floating>(1.0 / weight_sum), <floating>0.0, True, batch_sw)
                     if l2 > 0.0 and isfinite(loss):
-                        # grad(W) += l2 / wsum * W; the loss gains l2 / 2 * sum W^2
+                        # grad(W) += l2 / weight_sum * W; the loss gains l2 / 2 * sum W^2
                         sq = 0.0
                         for l in range(net.n_layers):
                             n_w = net.sizes[l] * net.sizes[l + 1]
                             sq += add_l2(g + net.w_off[l], &params[0] + net.w_off[l], n_w,
-                                         <floating>(l2 / wsum))
+                                         <floating>(l2 / weight_sum))
                         loss += 0.5 * l2 * sq
                     if not train_biases:
                         for l in range(net.n_layers):
@@ -588,7 +594,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                     if optimizer == OPT_ADAM:
                         lr_t = <floating>(learning_rate * sqrt(1.0 - pow(beta_2, <double>t))
                                           / (1.0 - pow(beta_1, <double>t)))
-                    update(optimizer, &params[0], g, s, n_params, lr, <floating>mu,
+                    update(optimizer, &params[0], g, optimizer_state, n_params, lr, <floating>momentum,
                            nesterov, lr_t, <floating>beta_1, <floating>beta_2,
                            <floating>epsilon)
                 total += loss
@@ -662,7 +668,7 @@ def gemm_check(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] 
 
 
 def shuffle_order(int64_t[::1] order, uint64_t state):
-    """Shuffle ``order`` in place as ``train_epoch`` does; return the new state (for tests)."""
+    """Shuffle ``order`` in place as ``train_epochs`` does; return the new state (for tests)."""
     if order.shape[0] == 0:
         return state
     with nogil:

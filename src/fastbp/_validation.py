@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from fastbp import _engine
+from fastbp.optimizers import SOLVERS, Optimizer, engine_optimizer
 
 DTYPES = ("float64", "float32")
 
@@ -173,10 +174,6 @@ def check_targets(Y: np.ndarray, output_activation: str, loss: str) -> None:
             )
 
 
-OPTIMIZERS = ("sgd", "adam", "rprop")
-SCHEDULES = ("constant", "invscaling", "adaptive")
-
-
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     """``value`` if it is one of ``choices``."""
     if not isinstance(value, str) or value not in choices:
@@ -212,18 +209,16 @@ def check_nonnegative(value: Any, name: str) -> float:
 
 def check_optimizer(
     optimizer: Any, momentum: Any, nesterov: Any, beta_1: Any, beta_2: Any, epsilon: Any
-) -> str:
-    """The engine's optimiser for these settings: sgd, momentum, adam or rprop."""
-    check_choice(optimizer, "optimizer", OPTIMIZERS)
+) -> Optimizer:
+    """The engine's optimiser for these settings (see ``optimizers.engine_optimizer``)."""
+    check_choice(optimizer, "optimizer", SOLVERS)
     momentum = check_real(momentum, "momentum", 0.0, 1.0)
     check_real(beta_1, "beta_1", 0.0, 1.0, open_high=True)
     check_real(beta_2, "beta_2", 0.0, 1.0, open_high=True)
     check_real(epsilon, "epsilon", 0.0, open_low=True)
     if not isinstance(nesterov, (bool, np.bool_)):
         raise TypeError(f"nesterov must be True or False; got {nesterov!r}")
-    if optimizer == "sgd" and momentum > 0:
-        return "momentum"
-    return str(optimizer)
+    return engine_optimizer(optimizer, momentum)
 
 
 def check_sample_weight(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray:

@@ -6,8 +6,8 @@ published for it.  And XOR, the smallest problem a network without a hidden
 layer cannot learn.
 
 >>> from fastbp.classic import WORKED_X, worked_network
->>> [round(o, 8) for o in worked_network().predict(WORKED_X)[0]]
-[0.75136507, 0.77292847]
+>>> worked_network().predict(WORKED_X).round(8).tolist()
+[[0.75136507, 0.77292847]]
 """
 
 from __future__ import annotations

@@ -12,16 +12,16 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
-from fastbp import io
+from fastbp import DivergenceError, History, Network, io
 from fastbp._data import Table, read_table
+from fastbp._progress import progress_bar
 from fastbp._tabular import MAX_AUTO_CLASSES, TASKS, Encoding, detect_task
 from fastbp.activations import HIDDEN_ACTIVATIONS
-from fastbp.network import DivergenceError, Network
 
 
 class CommandError(Exception):
@@ -73,35 +73,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _epochs(
-    total: int, quiet: bool
-) -> tuple[Iterable[int], Callable[[int, dict[str, float]], None]]:
-    """The epoch numbers to loop over and a reporter.
-
-    A tqdm bar when tqdm is installed and stderr is a terminal; otherwise one
-    line per epoch on stderr, which reads better in logs.
-    """
-    if quiet:
-        return range(1, total + 1), lambda epoch, figures: None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        tqdm = None
-    if tqdm is None or not sys.stderr.isatty():
-
-        def line(epoch: int, figures: dict[str, float]) -> None:
-            shown = ", ".join(f"{name} {value:.4g}" for name, value in figures.items())
-            print(f"epoch {epoch}/{total}: {shown}", file=sys.stderr, flush=True)
-
-        return range(1, total + 1), line
-    bar = tqdm(range(1, total + 1), desc="training", unit="epoch", file=sys.stderr)
-
-    def postfix(epoch: int, figures: dict[str, float]) -> None:
-        bar.set_postfix({name: f"{value:.4g}" for name, value in figures.items()})
-
-    return bar, postfix
-
-
 def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
     n_val = max(1, int(round(n * fraction))) if fraction > 0 else 0
@@ -113,8 +84,8 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def _train(args: argparse.Namespace) -> int:
-    table = read_table(args.data)
+def _task(args: argparse.Namespace, table: Table) -> tuple[str, str, str]:
+    """The target column, the task and the reason for it."""
     target = args.target
     if target is None:
         if "y" not in table.names or table.has_header:
@@ -130,6 +101,12 @@ def _train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{args.data}: the target {target!r} holds text, so it cannot be a regression target"
         )
+    return target, task, reason
+
+
+def _train(args: argparse.Namespace) -> int:
+    table = read_table(args.data)
+    target, task, reason = _task(args, table)
     train_rows, val_rows = _split(table.n_rows, args.val_fraction, args.seed)
     encoding = Encoding.fit(table, target, task, train_rows)
     X, Y = encoding.inputs(table), encoding.targets(table)
@@ -152,34 +129,62 @@ def _train(args: argparse.Namespace) -> int:
         f"{len(train_rows)} training rows, {len(val_rows)} validation rows",
         flush=True,
     )
-    losses: list[float] = []
-    val_loss: list[float] = []
-    val_score: list[float] = []
-    epochs, report = _epochs(args.epochs, args.quiet)
-    for epoch in epochs:
-        try:
-            (loss,) = net.train(
-                X_train,
-                Y_train,
-                epochs=1,
-                batch_size=args.batch_size,
-                learning_rate=args.lr,
-                seed=args.seed + epoch,
-            )
-        except DivergenceError as exc:
-            raise CommandError(f"{exc} (--lr {args.lr})") from None
-        losses.append(loss)
-        figures = {"loss": loss}
-        if len(val_rows):
-            val_loss.append(net.loss(X_val, Y_val))
-            val_score.append(encoding.score(net.predict(X_val), val_table))
-            figures.update({"val_loss": val_loss[-1], f"val_{encoding.score_name}": val_score[-1]})
-        report(epoch, figures)
+    history = _fit(args, net, encoding, (X_train, Y_train), (X_val, Y_val), val_table)
 
     train_score = encoding.score(net.predict(X_train), train_table)
     print(_metrics("training", net.loss(X_train, Y_train), train_score, encoding))
     if len(val_rows):
-        print(_metrics("validation", val_loss[-1], val_score[-1], encoding))
+        print(_metrics("validation", history.val_loss[-1], history.val_score[-1], encoding))
+    _save(args, net, history, encoding, len(train_rows), len(val_rows))
+    return 0
+
+
+_Arrays = tuple[np.ndarray, np.ndarray]
+
+
+def _fit(
+    args: argparse.Namespace,
+    net: Network,
+    encoding: Encoding,
+    train: _Arrays,
+    val: _Arrays,
+    val_table: Table,
+) -> History:
+    """Train ``net``, measuring the validation rows (if any) after each epoch."""
+    X_val = val[0]
+    measured = len(X_val) > 0
+    with progress_bar(
+        args.epochs,
+        len(train[0]),
+        not args.quiet,
+        desc="training",
+        score_name=f"val_{encoding.score_name}",
+        terminal_only=True,
+    ) as progress:
+        try:
+            return net.train(
+                *train,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                learning_rate=args.lr,
+                seed=args.seed,
+                validation_data=val if measured else None,
+                score=(lambda n: encoding.score(n.predict(X_val), val_table)) if measured else None,
+                callback=lambda epoch, logs: progress.update(logs),
+            )
+        except DivergenceError as exc:
+            raise CommandError(f"{exc} (--lr {args.lr})") from None
+
+
+def _save(
+    args: argparse.Namespace,
+    net: Network,
+    history: History,
+    encoding: Encoding,
+    n_train: int,
+    n_validation: int,
+) -> None:
+    """Save the model with its history, and the encoding and options as its metadata."""
     metadata = encoding.to_metadata()
     metadata.update(
         data=os.path.basename(args.data),
@@ -187,18 +192,17 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         seed=args.seed,
-        n_train=len(train_rows),
-        n_validation=len(val_rows),
-        val_loss=val_loss or None,
-        val_score=val_score or None,
+        n_train=n_train,
+        n_validation=n_validation,
+        val_loss=history.val_loss or None,
+        val_score=history.val_score or None,
         score_name=encoding.score_name,
     )
     try:
-        net.save(args.out, history=losses, metadata=metadata)
+        net.save(args.out, history=history, metadata=metadata)
     except OSError as exc:
         raise CommandError(f"could not write the model to {args.out}: {exc.strerror}") from None
     print(f"saved the model to {args.out}")
-    return 0
 
 
 def _rows(table: Table, rows: np.ndarray) -> Table:
@@ -429,14 +433,7 @@ def _add_bench(commands: Any) -> None:
     parser.set_defaults(run=_bench)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fastbp",
-        description="Back-propagation neural networks with a typed Cython + BLAS engine.",
-        epilog="Run 'fastbp COMMAND --help' for the options and examples of a command.",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
+def _add_demo(commands: Any) -> None:
     _command(
         commands,
         "demo",
@@ -445,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  fastbp demo\n  python -m fastbp demo",
     )
 
+
+def _add_train(commands: Any) -> None:
     train = _command(
         commands,
         "train",
@@ -468,6 +467,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="the target column: a CSV column name, or an index for .npy (default: y of .npz)",
     )
     train.add_argument("--task", choices=TASKS, help="override the task chosen from the target")
+    _add_train_settings(train)
+    train.add_argument(
+        "--out",
+        default="model.fbp",
+        metavar="FILE",
+        help="model file to write (default: model.fbp)",
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+
+def _add_train_settings(train: argparse.ArgumentParser) -> None:
+    """The network and training options of ``fastbp train``."""
     train.add_argument(
         "--layers",
         type=_layers,
@@ -508,14 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--seed", type=int, default=0, metavar="N", help="seed of the split, weights and shuffles"
     )
-    train.add_argument(
-        "--out",
-        default="model.fbp",
-        metavar="FILE",
-        help="model file to write (default: model.fbp)",
-    )
-    train.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
+
+def _add_predict(commands: Any) -> None:
     predict = _command(
         commands,
         "predict",
@@ -532,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", metavar="CSV", help="CSV file to write (default: standard output)"
     )
 
+
+def _add_info(commands: Any) -> None:
     info = _command(
         commands,
         "info",
@@ -545,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--format", choices=("text", "json"), default="text")
     info.add_argument("--plot", metavar="PNG", help="also save the learning curve as a PNG")
 
+
+def _add_trace(commands: Any) -> None:
     trace = _command(
         commands,
         "trace",
@@ -563,7 +573,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     trace.add_argument("--train-biases", action="store_true", help="update the biases too")
     trace.add_argument("--format", choices=("text", "json"), default="text")
-    _add_bench(commands)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastbp",
+        description="Back-propagation neural networks with a typed Cython + BLAS engine.",
+        epilog="Run 'fastbp COMMAND --help' for the options and examples of a command.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    for add in (_add_demo, _add_train, _add_predict, _add_info, _add_trace, _add_bench):
+        add(commands)
     return parser
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from fastbp._validation import check_sizes
 from fastbp._version import __version__
+from fastbp.architecture import FIELDS
 from fastbp.network import Network
 
 FORMAT = "fastbp-model"
@@ -72,11 +73,7 @@ def save(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "fastbp_version": __version__,
-        "sizes": list(net.sizes),
-        "activation": net.activation,
-        "output_activation": net.output_activation,
-        "loss": net.loss_name,
-        "dtype": net.dtype.name,
+        **net.architecture.to_dict(),
         "n_params": int(net.params.size),
         "params_sha256": _digest(net.params),
         "history": None if history is None else [float(h) for h in history],
@@ -133,7 +130,29 @@ def _check_members(name: str, infos: list[zipfile.ZipInfo]) -> None:
 
 
 def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
+    """The checked header and the (not yet checked) parameters of a model file."""
     name = os.fspath(path)
+    raw_header, params = _read_arrays(name)
+    header = _decode_header(name, raw_header)
+    _check_format(name, header)
+    return header, params
+
+
+# What reading a damaged archive raises, besides ValueError.
+_DAMAGED_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    KeyError,
+    RuntimeError,
+    NotImplementedError,
+    MemoryError,  # an array header that declares more elements than memory holds
+)
+
+
+def _read_arrays(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The header and params arrays of the archive ``name``, read without unpickling."""
     if not os.path.isfile(name):
         raise FileNotFoundError(f"no model file at {name!r}")
     if not zipfile.is_zipfile(name):
@@ -142,16 +161,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
             "(no complete .npz archive)"
         )
     try:
-        # np.load is handed an open file so that the file is closed even when
-        # the archive is too damaged for np.load to finish opening it.
-        with open(name, "rb") as f:
-            archive = np.load(f, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy with a zip appended
-                raise ValueError(f"{name!r} is not a fastbp model file (not an .npz archive)")
-            with archive:
-                _check_members(name, archive.zip.infolist() if archive.zip else [])
-                raw_header = archive["header"]
-                params = archive["params"]
+        return _load_members(name)
     except ValueError as exc:
         if "Object arrays" in str(exc):
             raise ValueError(
@@ -161,25 +171,37 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
         if "not a fastbp model file" in str(exc):
             raise
         raise ValueError(f"{name!r} is not a readable fastbp model file ({exc})") from None
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        EOFError,
-        OSError,
-        KeyError,
-        RuntimeError,
-        NotImplementedError,
-        MemoryError,  # an array header that declares more elements than memory holds
-    ) as exc:
+    except _DAMAGED_ARCHIVE_ERRORS as exc:
         raise ValueError(
             f"{name!r} is not a fastbp model file, or it is truncated or corrupted ({exc})"
         ) from None
+
+
+def _load_members(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two members of the archive ``name``, once they are found to be what fastbp writes."""
+    # np.load is handed an open file so that the file is closed even when
+    # the archive is too damaged for np.load to finish opening it.
+    with open(name, "rb") as f:
+        archive = np.load(f, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):  # a .npy with a zip appended
+            raise ValueError(f"{name!r} is not a fastbp model file (not an .npz archive)")
+        with archive:
+            _check_members(name, archive.zip.infolist() if archive.zip else [])
+            return archive["header"], archive["params"]
+
+
+def _decode_header(name: str, raw_header: np.ndarray) -> Any:
+    """The JSON value the header array holds."""
     if raw_header.dtype != np.uint8 or raw_header.ndim != 1:
         raise ValueError(f"{name!r} has a malformed header")
     try:
-        header = json.loads(raw_header.tobytes().decode("utf-8"))
+        return json.loads(raw_header.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{name!r} has a header that is not valid JSON ({exc})") from None
+
+
+def _check_format(name: str, header: Any) -> None:
+    """Raise unless ``header`` is a fastbp header of the format version this fastbp reads."""
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ValueError(f"{name!r} is not a fastbp model file (no fastbp header)")
     version = header.get("format_version")
@@ -188,7 +210,6 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], np.ndarray]:
             f"{name!r} uses model format version {version!r}; this fastbp ({__version__}) "
             f"reads version {FORMAT_VERSION}"
         )
-    return header, params
 
 
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -211,28 +232,41 @@ def load(path: str | os.PathLike[str]) -> Network:
     """
     header, params = _read(path)
     name = os.fspath(path)
+    # Check the parameter count before building anything, so that a tampered
+    # header cannot make load allocate more than the file holds.
+    _check_count(name, header, params)
+    net = _network(name, header)
+    _check_params(name, net, header, params)
+    net.params[...] = params
+    return net
+
+
+def _check_count(name: str, header: dict[str, Any], params: np.ndarray) -> None:
+    """Raise unless ``params`` has as many values as the header's sizes need."""
     try:
         sizes = check_sizes(header.get("sizes"))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name!r} describes no valid network ({exc})") from None
-    # Check the parameter count before building anything, so that a tampered
-    # header cannot make load allocate more than the file holds.
     n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
     if params.shape != (n_params,):
         raise ValueError(
             f"{name!r} holds parameters of dtype {params.dtype} and shape {params.shape}; "
             f"its architecture needs ({n_params},)"
         )
+
+
+def _network(name: str, header: dict[str, Any]) -> Network:
+    """A network of the architecture the header describes, its parameters not yet set."""
     try:
-        net = Network(
-            header["sizes"],
-            activation=header["activation"],
-            output_activation=header["output_activation"],
-            loss=header["loss"],
-            dtype=header["dtype"],
-        )
+        # Field by field rather than Architecture.from_dict, which words a
+        # missing field differently from the KeyError reported here.
+        return Network(**{field: header[field] for field in FIELDS})
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{name!r} describes no valid network ({exc})") from None
+
+
+def _check_params(name: str, net: Network, header: dict[str, Any], params: np.ndarray) -> None:
+    """Raise unless ``params`` fit ``net``, match the header's checksum and are finite."""
     if params.dtype != net.dtype or params.shape != net.params.shape:
         raise ValueError(
             f"{name!r} holds parameters of dtype {params.dtype} and shape {params.shape}; "
@@ -245,5 +279,3 @@ def load(path: str | os.PathLike[str]) -> Network:
         )
     if not np.isfinite(params).all():
         raise ValueError(f"{name!r} holds parameters that are NaN or infinite")
-    net.params[...] = params
-    return net

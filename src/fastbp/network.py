@@ -1,39 +1,31 @@
 """``Network``: the Python face of the engine.
 
 It validates and converts every input once, owns the flat parameter buffer
-(``weights`` and ``biases`` are views into it) and the reusable work buffers,
-and hands whole epochs to :mod:`fastbp._engine`.
+(``weights`` and ``biases`` are views into it), the reusable work buffers and
+the optimiser's state, and hands predictions, losses and gradients to
+:mod:`fastbp._engine` and training runs to :mod:`fastbp._training`.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from fastbp import _engine
-from fastbp._progress import progress_bar
+from fastbp._training import EpochRun, History, check_settings
 from fastbp._validation import (
-    SCHEDULES,
     as_matrix,
-    check_choice,
-    check_dtype,
-    check_int,
-    check_learning_rate,
-    check_nonnegative,
-    check_optimizer,
-    check_positive,
-    check_sample_weight,
     check_seed,
-    check_sizes,
     check_targets,
     raise_not_finite,
 )
-from fastbp.activations import ACTIVATIONS, LOSSES, RELU_FAMILY, check_names
+from fastbp.activations import ACTIVATIONS, LOSSES, RELU_FAMILY
+from fastbp.architecture import Architecture
+from fastbp.optimizers import Optimizer
 
 _PREDICT_OK = _engine.PREDICT_STATUS["ok"]
 _PREDICT_BAD_INPUT = _engine.PREDICT_STATUS["bad_input"]
@@ -41,15 +33,6 @@ _PREDICT_BAD_INPUT = _engine.PREDICT_STATUS["bad_input"]
 # Rows that predict, loss and gradients push through the engine at a time, so
 # their work buffers stay small whatever the number of samples.
 CHUNK_ROWS = 1024
-
-# Rprop's initial step size (FANN's rprop_delta_zero).
-RPROP_STEP_INIT = 0.1
-# The adaptive schedule stops instead of dividing a learning rate this small.
-ADAPTIVE_MIN_RATE = 1e-6
-
-
-class DivergenceError(FloatingPointError):
-    """Training stopped because the loss or the parameters stopped being finite."""
 
 
 def _overflow(what: str, *arrays: np.ndarray) -> ValueError:
@@ -126,15 +109,9 @@ class Network:
         weights: Any = None,
         biases: Any = None,
     ) -> None:
-        self.sizes = check_sizes(sizes)
-        check_names(activation, output_activation, loss)
-        self.activation = activation
-        self.output_activation = output_activation
-        self.loss_name = loss
-        self.dtype = check_dtype(dtype)
+        self.architecture = Architecture(sizes, activation, output_activation, loss, dtype)
         self.seed = check_seed(seed)
-        n_layers = len(self.sizes) - 1
-        codes = [ACTIVATIONS[activation]] * (n_layers - 1) + [ACTIVATIONS[output_activation]]
+        codes = [ACTIVATIONS[name] for name in self.architecture.layer_activations]
         self._layout = _engine.Layout(self.sizes, codes, LOSSES[loss])
         self._set_params(np.zeros(self._layout.n_params, dtype=self.dtype))
         self._init_params(weights, biases)
@@ -164,11 +141,11 @@ class Network:
                     f"{name} must be a list of {n_layers} arrays, one per layer; "
                     f"got {len(given)} entries"
                 )
+        layer_activations = self.architecture.layer_activations
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
             n_in, n_out = W.shape
-            layer_activation = self.activation if l < n_layers - 1 else self.output_activation
             if weights is None:
-                if layer_activation in RELU_FAMILY:
+                if layer_activations[l] in RELU_FAMILY:
                     limit = np.sqrt(6.0 / n_in)
                 else:
                     limit = np.sqrt(6.0 / (n_in + n_out))
@@ -202,6 +179,31 @@ class Network:
         return converted
 
     @property
+    def sizes(self) -> tuple[int, ...]:
+        """Layer widths, input first."""
+        return self.architecture.sizes
+
+    @property
+    def activation(self) -> str:
+        """Activation of the hidden layers."""
+        return self.architecture.activation
+
+    @property
+    def output_activation(self) -> str:
+        """Activation of the output layer."""
+        return self.architecture.output_activation
+
+    @property
+    def loss_name(self) -> str:
+        """The loss trained on (``loss`` is the method that computes it)."""
+        return self.architecture.loss
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the parameters, buffers and arithmetic."""
+        return np.dtype(self.architecture.dtype)
+
+    @property
     def n_inputs(self) -> int:
         """Width of the input layer."""
         return self.sizes[0]
@@ -212,34 +214,18 @@ class Network:
         return self.sizes[-1]
 
     def __repr__(self) -> str:
-        return (
-            f"Network({list(self.sizes)}, activation={self.activation!r}, "
-            f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
-            f"dtype={self.dtype.name!r})"
-        )
+        fields = self.architecture.to_dict()
+        sizes = fields.pop("sizes")
+        return f"Network({sizes}, {', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 
     # -- pickling: the configuration and the parameters, never C state -------
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            "sizes": self.sizes,
-            "activation": self.activation,
-            "output_activation": self.output_activation,
-            "loss": self.loss_name,
-            "dtype": self.dtype.name,
-            "seed": self.seed,
-            "params": self.params.copy(),
-        }
+        return {**self.architecture.to_dict(), "seed": self.seed, "params": self.params.copy()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(  # type: ignore[misc]
-            state["sizes"],
-            activation=state["activation"],
-            output_activation=state["output_activation"],
-            loss=state["loss"],
-            dtype=state["dtype"],
-            seed=state["seed"],
-        )
+        architecture = Architecture.from_dict(state)
+        self.__init__(**architecture.to_dict(), seed=state["seed"])  # type: ignore[misc]
         params = np.asarray(state["params"], dtype=self.dtype)
         if params.shape != self.params.shape:
             raise ValueError("the pickled parameters do not match the pickled architecture")
@@ -301,11 +287,15 @@ class Network:
     def loss(self, X: Any, Y: Any) -> float:
         """Mean over the samples of the per-sample loss (finite, or ``ValueError``)."""
         X, Y = self._data(X, Y)
-        rows = min(X.shape[0], CHUNK_ROWS)
-        total = _engine.loss_sum(self._layout, self.params, X, Y, self._buffer(rows), rows)
+        total = self._loss_total(X, Y)
         if not math.isfinite(total):
             raise _overflow("the loss", X, Y)
-        return float(total) / X.shape[0]
+        return total / X.shape[0]
+
+    def _loss_total(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """The summed per-sample loss over arrays already checked by ``_data``."""
+        rows = min(X.shape[0], CHUNK_ROWS)
+        return float(_engine.loss_sum(self._layout, self.params, X, Y, self._buffer(rows), rows))
 
     def gradients(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Gradient of :meth:`loss` with respect to the weights and the biases.
@@ -337,23 +327,21 @@ class Network:
                 "deltas": self._buffer(rows),
                 "xb": np.empty(rows * n_in, dtype=self.dtype),
                 "yb": np.empty(rows * n_out, dtype=self.dtype),
-                "wb": np.empty(rows, dtype=self.dtype),
+                "swb": np.empty(rows, dtype=self.dtype),
                 "backup": np.empty(2 * self.params.size, dtype=self.dtype),
             }
             self._workspace_rows = rows
         return self._workspace
 
-    def _optimizer_state(self, code: int) -> dict[str, Any]:
-        """The gradient buffer and state of optimiser ``code``, allocated once and kept."""
-        if self._optimizer.get("code") != code:
+    def _optimizer_state(self, optimizer: Optimizer) -> dict[str, Any]:
+        """The gradient buffer and state of ``optimizer``, allocated once and kept."""
+        if self._optimizer.get("code") != optimizer.code:
             n = self.params.size
-            k = _engine.OPTIMIZER_STATE[code]
-            # Rprop's step sizes start at 0.1 (FANN's delta_zero), its previous gradient at 0.
-            state = np.zeros(k * n, dtype=self.dtype)
-            if code == _engine.OPTIMIZER_CODES["rprop"]:
-                state[:n] = RPROP_STEP_INIT
+            state = np.empty(len(optimizer.state) * n, dtype=self.dtype)
+            for k, (_, initial) in enumerate(optimizer.state):
+                state[k * n : (k + 1) * n] = initial
             self._optimizer = {
-                "code": code,
+                "code": optimizer.code,
                 "grad": np.zeros(n, dtype=self.dtype),
                 "state": state,
                 "t": 0,
@@ -490,223 +478,15 @@ class Network:
         (3, 3, 3)
         """
         X, Y = self._data(X, Y, check_x=False)
-        epochs = check_int(epochs, "epochs", 1)
-        n = X.shape[0]
-        batch = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
-        learning_rate = check_learning_rate(learning_rate)
-        if learning_rate > float(np.finfo(self.dtype).max):
-            raise ValueError(f"learning_rate {learning_rate} is too large for {self.dtype.name}")
-        seed = check_seed(seed)
-        shuffle = bool(shuffle) and batch < n
-        opt = check_optimizer(optimizer, momentum, nesterov, beta_1, beta_2, epsilon)
-        alpha = check_nonnegative(alpha, "alpha")
-        check_choice(schedule, "schedule", SCHEDULES)
-        power_t = check_nonnegative(power_t, "power_t")
-        tol = check_nonnegative(tol, "tol")
-        if n_iter_no_change is not None:
-            n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
-        if opt == "rprop" and batch < n:
-            raise ValueError(
-                f"optimizer='rprop' needs full batches (batch_size=None); got batch_size={batch}"
-            )
-        sw = None if sample_weight is None else check_sample_weight(sample_weight, n, self.dtype)
-        # Reading all of X once more only to look for NaN costs as much as an
-        # epoch's shuffled reads of it; where the engine's own first-layer
-        # products see every NaN and infinity, it checks X while training
-        # (every row passes through them, unless a batch of zero weight is
-        # skipped).
-        engine_checks_x = _engine.checks_inputs(self._layout, self.dtype.itemsize, batch, n) and (
-            sw is None or bool(sw.all())
-        )
-        if not engine_checks_x and not _engine.all_finite(X):
-            raise_not_finite("X")
-        val = None if validation_data is None else self._validation(validation_data)
-        if early_stopping and val is None and score is None:
-            raise ValueError("early_stopping=True needs validation_data or a score function")
-        per_epoch = bool(
-            schedule != "constant"
-            or val is not None
-            or score is not None
-            or early_stopping
-            or n_iter_no_change is not None
-            or callback is not None
-            or verbose
-        )
-        code = _engine.OPTIMIZER_CODES[opt]
-        state = (
-            np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] if seed is None else seed
-        )
-        order = np.arange(n, dtype=np.int64) if shuffle else np.empty(0, dtype=np.int64)
-        history = History()
-        monitored = early_stopping or n_iter_no_change is not None or schedule == "adaptive"
-        monitor = _Monitor(tol, 10 if n_iter_no_change is None else n_iter_no_change)
-        best: np.ndarray | None = None
-        rate = learning_rate
-        settings: dict[str, Any] = {
-            "optimizer": code,
-            "l2": alpha,
-            "mu": momentum,
-            "nesterov": bool(nesterov),
-            "beta_1": beta_1,
-            "beta_2": beta_2,
-            "epsilon": epsilon,
-            "sw": sw,
-        }
-        total_weight = n if sw is None else float(sw.sum())
-        progress = progress_bar(epochs, n, verbose)
-        try:
-            with self._lock:
-                buf = self._training_buffers(batch, X.shape[1], Y.shape[1])
-                initial = self.params.copy()
-                # What must be as it was if the engine finds NaN in X (the
-                # gradient buffer is scratch; a switch of optimiser replaces the dict).
-                saved_optimizer = (
-                    {k: (np.copy(v) if k == "state" else v) for k, v in self._optimizer.items()}
-                    if engine_checks_x
-                    else None
-                )
-                ost = self._optimizer_state(code)
-                epoch = 0
-                while epoch < epochs:
-                    if schedule == "invscaling":
-                        rate = learning_rate / (ost["samples"] + 1) ** power_t
-                    chunk = 1 if per_epoch else epochs
-                    losses = np.zeros(chunk)
-                    start = time.perf_counter()
-                    done, state, ost["t"] = _engine.train_epochs(
-                        self._layout, self.params, X, Y, order, shuffle, int(state), batch,
-                        buf["acts"], buf["deltas"], buf["xb"], buf["yb"], buf["backup"], losses,
-                        rate, bool(train_biases), t=ost["t"], grad=ost["grad"],
-                        opt_state=ost["state"], wb=buf["wb"], epoch0=epoch,
-                        check_inputs=engine_checks_x, **settings,
-                    )  # fmt: skip
-                    seconds = time.perf_counter() - start
-                    if done < chunk and saved_optimizer is not None and not _engine.all_finite(X):
-                        # Bad data, found while training: leave the network as it was.
-                        self.params[...] = initial
-                        self._optimizer = saved_optimizer
-                        raise_not_finite("X")
-                    if not _engine.all_finite(self.params.reshape(1, -1)):
-                        # The parameters overflowed although every loss the engine saw
-                        # was finite (as after the very last update, measured before
-                        # it): go back to the start of the last epoch, kept in the
-                        # engine's backup, or failing that to where this call began.
-                        if done == chunk:
-                            done -= 1
-                            slot = (epoch + done) % 2 * initial.size
-                            self.params[...] = buf["backup"][slot : slot + initial.size]
-                        if not _engine.all_finite(self.params.reshape(1, -1)):
-                            self.params[...] = initial
-                    ost["samples"] += done * n
-                    history.extend((losses[:done] / total_weight).tolist())
-                    history.seconds.extend([seconds / max(done, 1)] * done)
-                    history.learning_rate.extend([rate] * done)
-                    if done < chunk:
-                        raise DivergenceError(
-                            f"training diverged in epoch {epoch + done + 1}: the loss or the "
-                            "parameters became infinite or NaN; the network keeps the last "
-                            "parameters that gave a finite loss. Try a smaller learning_rate "
-                            f"(got {rate}) or data scaled to smaller magnitudes."
-                        )
-                    epoch += done
-                    if not per_epoch:
-                        break
-                    logs = self._epoch_logs(history, val, score)
-                    progress.update(logs)
-                    stop = False
-                    if monitored:
-                        if early_stopping:
-                            value = logs["val_score"] if score is not None else -logs["val_loss"]
-                        else:
-                            value = -logs["loss"]
-                        if monitor.improved(value) and early_stopping:
-                            history.best_epoch = epoch - 1
-                            best = self.params.copy()
-                        if monitor.exhausted():
-                            if schedule == "adaptive" and rate > ADAPTIVE_MIN_RATE:
-                                rate /= 5.0
-                            else:
-                                stop = True
-                    if callback is not None and callback(epoch - 1, logs) is False:
-                        stop = True
-                    if stop:
-                        break
-                if best is not None:
-                    self.params[...] = best
-        finally:
-            progress.close()
-        return history
-
-    def _validation(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
-        if not isinstance(data, (tuple, list)) or len(data) != 2:
-            raise TypeError("validation_data must be a pair (X_val, Y_val)")
-        return self._data(data[0], data[1])
-
-    def _epoch_logs(
-        self,
-        history: History,
-        val: tuple[np.ndarray, np.ndarray] | None,
-        score: Callable[[Network], float] | None,
-    ) -> dict[str, float]:
-        """Measure the epoch just finished and record it in ``history``."""
-        logs = {
-            "loss": history[-1],
-            "seconds": history.seconds[-1],
-            "learning_rate": history.learning_rate[-1],
-        }
-        if val is not None:
-            rows = min(val[0].shape[0], CHUNK_ROWS)
-            total = _engine.loss_sum(self._layout, self.params, *val, self._buffer(rows), rows)
-            logs["val_loss"] = float(total) / val[0].shape[0]
-            history.val_loss.append(logs["val_loss"])
-        if score is not None:
-            logs["val_score"] = float(score(self))
-            history.val_score.append(logs["val_score"])
-        return logs
-
-
-class History(list):  # type: ignore[type-arg]
-    """The mean training loss of each epoch, with what else was measured.
-
-    A ``list`` of floats, so that ``history[-1]`` is the last epoch's loss;
-    ``val_loss`` and ``val_score`` hold the validation loss and score of
-    each epoch (empty when not measured), ``seconds`` the training time of
-    each epoch, ``learning_rate`` the rate it used and ``best_epoch`` the
-    (0-based) epoch whose parameters early stopping kept, or None.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.val_loss: list[float] = []
-        self.val_score: list[float] = []
-        self.seconds: list[float] = []
-        self.learning_rate: list[float] = []
-        self.best_epoch: int | None = None
-
-
-class _Monitor:
-    """scikit-learn's stopping rule for a value where higher is better."""
-
-    def __init__(self, tol: float, patience: int) -> None:
-        self.tol = tol
-        self.patience = patience
-        self.best = -np.inf
-        self.stalled = 0
-
-    def improved(self, value: float) -> bool:
-        """Count an epoch that fails to beat the best by ``tol``; True for a new best."""
-        self.stalled = self.stalled + 1 if value < self.best + self.tol else 0
-        if value > self.best:
-            self.best = value
-            return True
-        return False
-
-    def exhausted(self) -> bool:
-        """True (once, then the count restarts) after more than ``patience`` stalled epochs."""
-        if self.stalled <= self.patience:
-            return False
-        self.stalled = 0
-        return True
+        settings = check_settings(
+            self, X, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+            shuffle=shuffle, seed=seed, train_biases=train_biases, optimizer=optimizer,
+            momentum=momentum, nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            alpha=alpha, schedule=schedule, power_t=power_t, sample_weight=sample_weight,
+            validation_data=validation_data, score=score, early_stopping=early_stopping, tol=tol,
+            n_iter_no_change=n_iter_no_change, callback=callback, verbose=verbose,
+        )  # fmt: skip
+        return EpochRun(self, X, Y, settings).run()
 
 
 def _check_network(net: Any) -> None:
@@ -724,64 +504,3 @@ def predict(net: Network, X: Any) -> np.ndarray:
     """Functional form of :meth:`Network.predict`."""
     _check_network(net)
     return net.predict(X)
-
-
-def check_gradients(
-    net: Network, X: Any, Y: Any, eps: float | None = None, floor: float | None = None
-) -> float:
-    """Largest relative error between back-propagation and central differences.
-
-    Each parameter p in turn is moved to p - 2h, p - h, p + h and p + 2h, and
-    the fourth-order central difference
-    ``(L(p-2h) - 8 L(p-h) + 8 L(p+h) - L(p+2h)) / 12h`` of the loss is compared
-    with the back-propagated gradient g as ``|g - fd| / max(|g|, |fd|, floor)``.
-    The floor keeps a parameter whose gradient is all but zero from turning
-    rounding noise into a large relative error.  The cost is four evaluations
-    of the loss over X per parameter: meant for small networks and data.
-
-    Parameters
-    ----------
-    net : Network
-    X, Y : array-like
-        Inputs and targets, as for :meth:`Network.loss`.
-    eps : float, optional
-        The step h; 1e-3 for float64 networks, 1e-2 for float32.
-    floor : float, optional
-        Smallest denominator; 1e-6 for float64, 1e-3 for float32.  Gradient
-        entries smaller than the floor are in effect compared absolutely:
-        with the defaults, to within 1e-12 in float64.
-
-    Examples
-    --------
-    >>> import fastbp as fb
-    >>> net = fb.Network([3, 4, 2], seed=0)
-    >>> fb.check_gradients(net, [[0.1, 0.2, 0.3]], [[0.0, 1.0]]) < 1e-6
-    True
-    """
-    _check_network(net)
-    X, Y = net._data(X, Y)
-    double = net.dtype == np.float64
-    h = (1e-3 if double else 1e-2) if eps is None else check_positive(eps, "eps")
-    floor = (1e-6 if double else 1e-3) if floor is None else check_positive(floor, "floor")
-    grad = net.flat_gradient(X, Y).astype(np.float64)
-    params = net.params
-    numeric = np.empty_like(grad)
-    with net._lock:
-        for i in range(params.size):
-            saved = params[i]
-            losses = []
-            try:
-                for k in (-2, -1, 1, 2):
-                    with np.errstate(over="ignore"):
-                        params[i] = saved + k * h
-                    losses.append(net.loss(X, Y))
-            except ValueError:
-                raise ValueError(
-                    f"the loss is not finite once parameter {i} is moved by up to 2 * eps "
-                    f"(eps={h}); use a smaller eps"
-                ) from None
-            finally:
-                params[i] = saved
-            numeric[i] = (losses[0] - 8 * losses[1] + 8 * losses[2] - losses[3]) / (12 * h)
-    scale = np.maximum(np.maximum(np.abs(grad), np.abs(numeric)), floor)
-    return float(np.max(np.abs(grad - numeric) / scale))

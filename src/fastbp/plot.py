@@ -22,6 +22,7 @@ import numpy as np
 from fastbp.network import Network
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["learning_curve", "network"]
@@ -211,45 +212,60 @@ def network(
     fig = _new_figure(max(4.0, 1.8 * len(sizes)), max(3.0, 0.45 * max(shown) + 1.2))
     ax = fig.add_subplot()
     ax.set_axis_off()
+    heights = [_neuron_heights(n) for n in shown]
+    segments, colours, widths = _weight_strokes(net.weights, heights)
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=widths, zorder=1))
+    top = max(shown) / 2.0
+    for k, label in enumerate(_layer_labels(net)):
+        _draw_layer(ax, k, heights[k], f"{label}\n{sizes[k]}", sizes[k] - shown[k], top)
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(-top - 1.2, top + 2.2)
+    ax.set_title(title or f"{'-'.join(map(str, sizes))} network   (red +, blue -)", fontsize=10)
+    return _save(fig, path)
 
-    def ys(k: int) -> np.ndarray:
-        return (np.arange(shown[k]) - (shown[k] - 1) / 2.0)[::-1]
 
-    largest = max(float(np.max(np.abs(W))) for W in net.weights) or 1.0
+def _neuron_heights(shown: int) -> np.ndarray:
+    """The heights of the ``shown`` neurons drawn of a layer, top first, centred on 0."""
+    return (np.arange(shown) - (shown - 1) / 2.0)[::-1]
+
+
+def _weight_strokes(
+    weights: list[np.ndarray], heights: list[np.ndarray]
+) -> tuple[list[Any], list[tuple[float, float, float, float]], list[float]]:
+    """Segments, colours and widths of the weight lines, shaded as :func:`network` says."""
+    largest = max(float(np.max(np.abs(W))) for W in weights) or 1.0
     segments, colours, widths = [], [], []
-    for l, W in enumerate(net.weights):
-        for i, y0 in enumerate(ys(l)):
-            for j, y1 in enumerate(ys(l + 1)):
+    for l, W in enumerate(weights):
+        for i, y0 in enumerate(heights[l]):
+            for j, y1 in enumerate(heights[l + 1]):
                 strength = abs(float(W[i, j])) / largest
                 segments.append([(l, y0), (l + 1, y1)])
                 rgb = (0.8, 0.1, 0.1) if W[i, j] >= 0 else (0.1, 0.2, 0.8)
                 colours.append((*rgb, 0.15 + 0.85 * strength))
                 widths.append(0.3 + 2.7 * strength)
-    ax.add_collection(LineCollection(segments, colors=colours, linewidths=widths, zorder=1))
+    return segments, colours, widths
 
-    n_layers = len(sizes) - 1
-    top = max(shown) / 2.0
-    for k in range(len(sizes)):
-        y = ys(k)
-        ax.scatter(
-            np.full(y.shape, k),
-            y,
-            s=220,
-            color="white",
-            edgecolors="black",
-            linewidths=1.2,
-            zorder=2,
-        )
-        if k == 0:
-            label = "input"
-        elif k == n_layers:
-            label = f"output\n{net.output_activation}"
-        else:
-            label = f"hidden {k}\n{net.activation}"
-        ax.text(k, top + 0.3, f"{label}\n{sizes[k]}", ha="center", va="bottom", fontsize=9)
-        if sizes[k] > shown[k]:
-            ax.text(k, y.min() - 0.8, f"+{sizes[k] - shown[k]} more", ha="center", fontsize=8)
-    ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(-top - 1.2, top + 2.2)
-    ax.set_title(title or f"{'-'.join(map(str, sizes))} network   (red +, blue -)", fontsize=10)
-    return _save(fig, path)
+
+def _layer_labels(net: Network) -> list[str]:
+    """The caption of each layer: its role and, past the input, its activation."""
+    n_hidden = len(net.sizes) - 2
+    hidden = [f"hidden {k}\n{net.activation}" for k in range(1, n_hidden + 1)]
+    return ["input", *hidden, f"output\n{net.output_activation}"]
+
+
+def _draw_layer(
+    ax: Axes, k: int, heights: np.ndarray, label: str, not_shown: int, top: float
+) -> None:
+    """Layer k's neurons as circles, its caption above and a note of those not drawn."""
+    ax.scatter(
+        np.full(heights.shape, k),
+        heights,
+        s=220,
+        color="white",
+        edgecolors="black",
+        linewidths=1.2,
+        zorder=2,
+    )
+    ax.text(k, top + 0.3, label, ha="center", va="bottom", fontsize=9)
+    if not_shown > 0:
+        ax.text(k, heights.min() - 0.8, f"+{not_shown} more", ha="center", fontsize=8)

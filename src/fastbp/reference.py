@@ -26,6 +26,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastbp.activations import LEAKY_SLOPE, RELU_FAMILY, check_names
+from fastbp.optimizers import (
+    RPROP_DECREASE,
+    RPROP_INCREASE,
+    RPROP_STEP_MAX,
+    RPROP_STEP_MIN,
+    Optimizer,
+    engine_optimizer,
+    invscaling_rate,
+)
 
 Matrix = list[list[float]]
 
@@ -280,57 +289,90 @@ class Network:
         shuffle_on = shuffle and batch < n
         state = (seed if seed is not None else random.getrandbits(64)) & _MASK64
         order = list(range(n))
-        name = "momentum" if optimizer == "sgd" and momentum > 0 else optimizer
-        opt = getattr(self, "_optimizer", {})
-        if opt.get("name") != name:
-            size = len(self._flat(self.weights, self.biases))
-            # velocity / first moment / Rprop step; second moment / previous gradient
-            first = [0.1 if name == "rprop" else 0.0] * size
-            opt = {"name": name, "a": first, "b": [0.0] * size, "t": 0, "samples": 0}
-            self._optimizer = opt
-        is_weight = self._is_weight()
+        opt = self._optimizer_for(engine_optimizer(optimizer, momentum))
+        settings = {
+            "is_weight": self._is_weight(),
+            "weights": None if sample_weight is None else sw,
+            "alpha": alpha,
+            "train_biases": train_biases,
+            "hyper": {"momentum": momentum, "nesterov": nesterov, "beta_1": beta_1,
+                      "beta_2": beta_2, "epsilon": epsilon},
+        }  # fmt: skip
         history = []
         for _ in range(epochs):
             rate = learning_rate
             if schedule == "invscaling":
-                rate = learning_rate / (opt["samples"] + 1) ** power_t
+                rate = invscaling_rate(learning_rate, opt["samples"], power_t)
             if shuffle_on:
                 state = shuffle_order(order, state)
             total = 0.0
             for start in range(0, n, batch):
                 members = order[start : start + batch]
                 weight_sum = sum(sw[k] for k in members)
-                if weight_sum == 0.0:
-                    continue
-                nabla_w, nabla_b = self._zero_nablas()
-                for k in members:
-                    if sample_weight is None:
-                        total += self._backprop(X[k], Y[k], nabla_w, nabla_b)
-                        continue
-                    # a sample's weight scales its loss and its delta, hence its gradient
-                    one_w, one_b = self._zero_nablas()
-                    total += sw[k] * self._backprop(X[k], Y[k], one_w, one_b)
-                    _add_scaled([*nabla_w, *nabla_b], [*one_w, *one_b], sw[k])
-                params = self._flat(self.weights, self.biases)
-                # the batch's mean gradient, plus alpha / weight_sum * W for the weights
-                grad = [g / weight_sum for g in self._flat(nabla_w, nabla_b)]
-                if alpha > 0:
-                    total += 0.5 * alpha * sum(p * p for p, w in zip(params, is_weight) if w)
-                    grad = [
-                        g + alpha / weight_sum * p if w else g
-                        for g, p, w in zip(grad, params, is_weight)
-                    ]
-                if not train_biases:
-                    grad = [g if w else 0.0 for g, w in zip(grad, is_weight)]
-                opt["t"] += 1
-                self._unflat(
-                    _update(
-                        name, params, grad, opt, rate, momentum, nesterov, beta_1, beta_2, epsilon
-                    )
-                )
+                if weight_sum > 0.0:  # a batch of zero weight teaches nothing
+                    total += self._batch_update(X, Y, members, weight_sum, opt, rate, settings)
             opt["samples"] += n
             history.append(total / sum(sw))
         return history
+
+    def _batch_update(
+        self,
+        X: Matrix,
+        Y: Matrix,
+        members: list[int],
+        weight_sum: float,
+        opt: dict[str, Any],
+        rate: float,
+        settings: dict[str, Any],
+    ) -> float:
+        """One optimiser step on the batch ``members``; returns its summed (weighted) loss."""
+        params = self._flat(self.weights, self.biases)
+        is_weight, alpha = settings["is_weight"], settings["alpha"]
+        loss, grad = self._batch_gradient(X, Y, members, settings["weights"], weight_sum)
+        if alpha > 0:
+            loss += 0.5 * alpha * sum(p * p for p, w in zip(params, is_weight) if w)
+        grad = _regularised(grad, params, is_weight, alpha / weight_sum, settings["train_biases"])
+        opt["t"] += 1
+        self._unflat(_update(params, grad, opt, rate, **settings["hyper"]))
+        return loss
+
+    def _optimizer_for(self, optimizer: Optimizer) -> dict[str, Any]:
+        """The state of ``optimizer``, kept from the last call while it stays the same."""
+        opt = getattr(self, "_optimizer", {})
+        if opt.get("name") != optimizer.name:
+            size = len(self._flat(self.weights, self.biases))
+            opt = {"name": optimizer.name, "t": 0, "samples": 0}
+            for key, initial in optimizer.state:
+                opt[key] = [initial] * size
+            self._optimizer = opt
+        return opt
+
+    def _batch_gradient(
+        self, X: Matrix, Y: Matrix, members: list[int], sw: list[float] | None, weight_sum: float
+    ) -> tuple[float, list[float]]:
+        """The batch's summed (weighted) loss and its mean gradient, flat."""
+        total = 0.0
+        nabla_w, nabla_b = self._zero_nablas()
+        for k in members:
+            if sw is None:
+                total += self._backprop(X[k], Y[k], nabla_w, nabla_b)
+                continue
+            # a sample's weight scales its loss and its delta, hence its gradient
+            one_w, one_b = self._zero_nablas()
+            total += sw[k] * self._backprop(X[k], Y[k], one_w, one_b)
+            _add_scaled([*nabla_w, *nabla_b], [*one_w, *one_b], sw[k])
+        return total, [g / weight_sum for g in self._flat(nabla_w, nabla_b)]
+
+
+def _regularised(
+    grad: list[float], params: list[float], is_weight: list[bool], l2: float, train_biases: bool
+) -> list[float]:
+    """grad + l2 * W for the weights; a zero gradient for biases that stay fixed."""
+    if l2 > 0:
+        grad = [g + l2 * p if w else g for g, p, w in zip(grad, params, is_weight)]
+    if not train_biases:
+        grad = [g if w else 0.0 for g, w in zip(grad, is_weight)]
+    return grad
 
 
 def _add_scaled(total: Any, part: Any, c: float) -> None:
@@ -343,44 +385,46 @@ def _add_scaled(total: Any, part: Any, c: float) -> None:
 
 
 def _update(
-    name: str,
     p: list[float],
     g: list[float],
     opt: dict[str, Any],
     lr: float,
-    mu: float,
+    momentum: float,
     nesterov: bool,
     beta_1: float,
     beta_2: float,
-    eps: float,
+    epsilon: float,
 ) -> list[float]:
-    """One optimiser step over the flat parameters; the state in ``opt`` is updated."""
-    a, b = opt["a"], opt["b"]
+    """One step of optimiser ``opt["name"]`` over the flat parameters; its state is updated."""
+    name = opt["name"]
     if name == "sgd":
         return [pi - lr * gi for pi, gi in zip(p, g)]
     if name == "momentum":
+        v = opt["velocity"]
         out = []
         for i, (pi, gi) in enumerate(zip(p, g)):
-            a[i] = mu * a[i] - lr * gi
-            out.append(pi + (mu * a[i] - lr * gi if nesterov else a[i]))
+            v[i] = momentum * v[i] - lr * gi
+            out.append(pi + (momentum * v[i] - lr * gi if nesterov else v[i]))
         return out
     if name == "adam":
+        m, v = opt["first_moment"], opt["second_moment"]
         t = opt["t"]
         lr_t = lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
         out = []
         for i, (pi, gi) in enumerate(zip(p, g)):
-            a[i] = beta_1 * a[i] + (1.0 - beta_1) * gi
-            b[i] = beta_2 * b[i] + (1.0 - beta_2) * gi * gi
-            out.append(pi - lr_t * a[i] / (math.sqrt(b[i]) + eps))
+            m[i] = beta_1 * m[i] + (1.0 - beta_1) * gi
+            v[i] = beta_2 * v[i] + (1.0 - beta_2) * gi * gi
+            out.append(pi - lr_t * m[i] / (math.sqrt(v[i]) + epsilon))
         return out
-    # iRprop-: a[i] is the step size, b[i] the previous gradient
+    # iRprop-: a step per parameter, grown while the gradient keeps its sign
+    step, previous = opt["step"], opt["previous_gradient"]
     out = []
     for i, (pi, gi) in enumerate(zip(p, g)):
-        if gi * b[i] > 0:
-            a[i] = min(a[i] * 1.2, 50.0)
-        elif gi * b[i] < 0:
-            a[i] = max(a[i] * 0.5, 1e-6)
+        if gi * previous[i] > 0:
+            step[i] = min(step[i] * RPROP_INCREASE, RPROP_STEP_MAX)
+        elif gi * previous[i] < 0:
+            step[i] = max(step[i] * RPROP_DECREASE, RPROP_STEP_MIN)
             gi = 0.0
-        out.append(pi - a[i] if gi > 0 else pi + a[i] if gi < 0 else pi)
-        b[i] = gi
+        out.append(pi - step[i] if gi > 0 else pi + step[i] if gi < 0 else pi)
+        previous[i] = gi
     return out

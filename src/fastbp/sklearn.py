@@ -30,8 +30,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from fastbp._training import History
 from fastbp._validation import check_choice, check_dtype, check_int, check_real
-from fastbp.network import History, Network
+from fastbp.network import Network
+from fastbp.optimizers import OPTIMIZERS, SCHEDULES, SOLVERS
 
 # scikit-learn's names of the activations, and fastbp's own.
 _ACTIVATIONS = {
@@ -43,9 +45,25 @@ _ACTIVATIONS = {
     "leaky_relu": "leaky_relu",
 }
 _OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
-_SOLVERS = ("sgd", "adam", "rprop")
-_SCHEDULES = ("constant", "invscaling", "adaptive")
 _SEED_LIMIT = 2**32 - 1
+
+
+def _validate_data(estimator: BaseEstimator, *data: Any, **options: Any) -> Any:
+    """scikit-learn's ``validate_data``, with a ValueError for numbers too large.
+
+    Values too large for float32 become inf in the cast, which then fails
+    scikit-learn's finiteness check (a sum: inf - inf is NaN) with a clear
+    ValueError; numpy's warnings on the way add nothing.  Python ints too
+    large for a float (in an object array) raise OverflowError in the cast.
+    """
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return validate_data(estimator, *data, **options)
+    except OverflowError:
+        raise ValueError(
+            f"the input holds numbers too large for {options['dtype']}; "
+            "scale the data to smaller magnitudes"
+        ) from None
 
 
 class _BaseBP(BaseEstimator):
@@ -147,8 +165,8 @@ class _BaseBP(BaseEstimator):
                 f"got {self.hidden_layer_sizes!r}"
             ) from None
         check_choice(self.activation, "activation", tuple(_ACTIVATIONS))
-        check_choice(self.solver, "solver", _SOLVERS)
-        check_choice(self.learning_rate, "learning_rate", _SCHEDULES)
+        check_choice(self.solver, "solver", SOLVERS)
+        check_choice(self.learning_rate, "learning_rate", SCHEDULES)
         check_choice(self.loss, "loss", self._losses)
         check_dtype(self.dtype)
         check_int(self.max_iter, "max_iter", 1)
@@ -165,19 +183,15 @@ class _BaseBP(BaseEstimator):
         return hidden
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        # Values too large for float32 become inf in the cast, which then fails
-        # scikit-learn's finiteness check (a sum: inf - inf is NaN) with a clear
-        # ValueError; numpy's warnings on the way add nothing.
-        with np.errstate(over="ignore", invalid="ignore"):
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                multi_output=True,
-                dtype=np.dtype(self.dtype),
-                reset=reset,
-                y_numeric=isinstance(self, RegressorMixin),
-            )
+        X, y = _validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            dtype=np.dtype(self.dtype),
+            reset=reset,
+            y_numeric=isinstance(self, RegressorMixin),
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -208,7 +222,7 @@ class _BaseBP(BaseEstimator):
         """``batch_size``, with "auto" as min(200, n) -- or full batches for Rprop."""
         if self.batch_size != "auto":
             return int(self.batch_size)
-        return None if self.solver == "rprop" else min(200, n)
+        return None if OPTIMIZERS[self.solver].full_batch else min(200, n)
 
     def _train(
         self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, sw: Any, epochs: int, stopping: bool
@@ -301,8 +315,7 @@ class _BaseBP(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        with np.errstate(over="ignore", invalid="ignore"):  # as in _validate
-            X = validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
+        X = _validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
         return self.network_.predict(X)
 
 

@@ -27,11 +27,13 @@ it; the bias into neuron ``h1`` is ``b_h1``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from fastbp.architecture import FIELDS
 from fastbp.network import Network
 
 __all__ = ["NeuronTrace", "ParameterTrace", "Trace", "trace"]
@@ -113,22 +115,41 @@ class Trace:
         return "\n".join(self._lines())
 
     def _lines(self) -> list[str]:
+        return [
+            *self._header_lines(),
+            "",
+            *self._forward_lines(),
+            "",
+            *self._backward_lines(),
+            "",
+            *self._weight_lines(),
+            "",
+            *self._bias_lines(),
+            "",
+            f"total error after the update: {_num(self.error_after).strip()}",
+        ]
+
+    def _header_lines(self) -> list[str]:
         names = ", ".join((self.activation, self.output_activation, self.loss))
-        lines = [
+        return [
             f"One back-propagation step of a {'-'.join(map(str, self.sizes))} network "
             f"({names}), learning rate {self.learning_rate:g}, "
             f"biases {'trained' if self.train_biases else 'fixed'}",
             "",
             "inputs:  " + ", ".join(f"i{k + 1} = {v:g}" for k, v in enumerate(self.inputs)),
             "targets: " + ", ".join(f"t{k + 1} = {v:g}" for k, v in enumerate(self.targets)),
-            "",
+        ]
+
+    def _forward_lines(self) -> list[str]:
+        return [
             "Forward pass: net = sum over inputs of w * out + b;  out = f(net)",
             f"  {'neuron':<8}{'net':>15}{'out':>15}",
-        ]
-        lines += [f"  {n.name:<8}{_num(n.net)}{_num(n.out)}" for n in self.neurons]
-        lines += [
+            *(f"  {n.name:<8}{_num(n.net)}{_num(n.out)}" for n in self.neurons),
             f"  total error E = {_num(self.error).strip()}",
-            "",
+        ]
+
+    def _backward_lines(self) -> list[str]:
+        lines = [
             "Backward pass, output layer first: delta = dE/dout * dout/dnet",
             f"  {'neuron':<8}{'dE/dout':>15}{'dout/dnet':>15}{'delta':>15}",
         ]
@@ -136,29 +157,29 @@ class Trace:
             lines.append(f"  {n.name:<8}{_num(n.dE_dout)}{_num(n.dout_dnet)}{_num(n.delta)}")
         if any(n.dE_dout is None for n in self.neurons):
             lines.append("  (-: the output delta is formed directly as out - target)")
+        return lines
+
+    def _weight_lines(self) -> list[str]:
         eta = f"{self.learning_rate:g}"
-        lines += [
-            "",
+        return [
             f"Weights: dE/dw = out(from) * delta(to);  new w = w - {eta} * dE/dw",
             f"  {'weight':<8}{'from -> to':<14}{'w':>15}{'dE/dw':>15}{'new w':>15}",
+            *(_parameter_line(p, f"{p.source} -> {p.target}") for p in self.weights),
         ]
-        for p in self.weights:
-            route = f"{p.source} -> {p.target}"
-            lines.append(
-                f"  {p.name:<8}{route:<14}{_num(p.value)}{_num(p.gradient)}{_num(p.new_value)}"
-            )
+
+    def _bias_lines(self) -> list[str]:
+        eta = f"{self.learning_rate:g}"
         rule = f"new b = b - {eta} * dE/db" if self.train_biases else "not updated"
-        lines += [
-            "",
+        return [
             f"Biases: dE/db = delta(to);  {rule}",
             f"  {'bias':<8}{'to':<14}{'b':>15}{'dE/db':>15}{'new b':>15}",
+            *(_parameter_line(p, p.target) for p in self.biases),
         ]
-        for p in self.biases:
-            lines.append(
-                f"  {p.name:<8}{p.target:<14}{_num(p.value)}{_num(p.gradient)}{_num(p.new_value)}"
-            )
-        lines += ["", f"total error after the update: {_num(self.error_after).strip()}"]
-        return lines
+
+
+def _parameter_line(p: ParameterTrace, route: str) -> str:
+    """A row of the weight or bias table: name, where it connects, value, gradient, new value."""
+    return f"  {p.name:<8}{route:<14}{_num(p.value)}{_num(p.gradient)}{_num(p.new_value)}"
 
 
 def _find(items: tuple[Any, ...], name: str, kind: str) -> Any:
@@ -188,20 +209,6 @@ def _neuron_names(sizes: tuple[int, ...]) -> list[list[str]]:
     return names
 
 
-def _layer(net: Network, l: int, activation: str, **kwargs: Any) -> Network:
-    """Layer l of ``net`` (1-based) as a one-layer network with the given output."""
-    loss = "cross_entropy" if activation == "softmax" else "squared_error"
-    return Network(
-        net.sizes[l - 1 : l + 1],
-        output_activation=activation,
-        loss=loss,
-        dtype=net.dtype,
-        weights=[net.weights[l - 1]],
-        biases=[net.biases[l - 1]],
-        **kwargs,
-    )
-
-
 def _one_row(values: Any, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 2 and array.shape[0] == 1:
@@ -211,6 +218,158 @@ def _one_row(values: Any, name: str) -> np.ndarray:
             f"{name} must be one sample, a flat sequence of numbers; got shape {array.shape}"
         )
     return array.reshape(1, -1)
+
+
+def _layer(net: Network, l: int, activation: str) -> Network:
+    """Layer l of ``net`` (1-based) as a one-layer network with the given output."""
+    loss = "cross_entropy" if activation == "softmax" else "squared_error"
+    return Network(
+        net.sizes[l - 1 : l + 1],
+        output_activation=activation,
+        loss=loss,
+        dtype=net.dtype,
+        weights=[net.weights[l - 1]],
+        biases=[net.biases[l - 1]],
+    )
+
+
+def _forward(net: Network, l: int, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The net inputs and the outputs of layer l, given the outputs of layer l - 1."""
+    activation = net.architecture.layer_activations[l - 1]
+    return _layer(net, l, "identity").predict(inputs), _layer(net, l, activation).predict(inputs)
+
+
+def _delta_formed_directly(net: Network, l: int) -> bool:
+    """Whether layer l is an output whose delta the engine forms as out - target."""
+    return l == len(net.sizes) - 1 and net.loss_name != "squared_error"
+
+
+def _dout_dnet(net: Network, l: int, inputs: np.ndarray, out: np.ndarray) -> np.ndarray | None:
+    """f'(net) of each neuron of layer l, or None where the chain rule does not split."""
+    activation = net.architecture.layer_activations[l - 1]
+    if activation == "softmax" or _delta_formed_directly(net, l):
+        return None
+    # Targets one below the outputs: dE/dout = out - t = 1, so delta = f'(net).
+    _, unit = _layer(net, l, activation).gradients(inputs, out - 1.0)
+    return unit[0]
+
+
+def _dE_dout(
+    net: Network, l: int, out: np.ndarray, T: np.ndarray, deltas: list[np.ndarray]
+) -> np.ndarray | None:
+    """dE/dout of each neuron of layer l, or None where the chain rule does not split."""
+    if l < len(net.sizes) - 1:
+        # The back-propagated error: over the neurons fed, weight times their delta.
+        return deltas[l] @ net.weights[l].T
+    if _delta_formed_directly(net, l):
+        return None
+    return _loss_derivative(net, out, T)
+
+
+def _loss_derivative(net: Network, out: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """dE/dout of the outputs: the delta of an identity layer in front of the targets."""
+    width = net.sizes[-1]
+    identity = Network(
+        [width, width],
+        output_activation="identity",
+        dtype=net.dtype,
+        weights=[np.eye(width)],
+        biases=[np.zeros(width)],
+    )
+    return identity.gradients(out, T)[1][0]
+
+
+def _entry(values: np.ndarray | None, j: int) -> float | None:
+    return None if values is None else float(values[j])
+
+
+def _neuron_records(
+    net: Network, names: list[list[str]], X: np.ndarray, T: np.ndarray, deltas: list[np.ndarray]
+) -> list[NeuronTrace]:
+    """The forward and backward values of every neuron, layer by layer."""
+    records: list[NeuronTrace] = []
+    inputs = X
+    for l in range(1, len(net.sizes)):
+        net_in, out = _forward(net, l, inputs)
+        dE_dout = _dE_dout(net, l, out, T, deltas)
+        dout_dnet = _dout_dnet(net, l, inputs, out)
+        records += [
+            NeuronTrace(
+                name=name,
+                layer=l,
+                net=float(net_in[0, j]),
+                out=float(out[0, j]),
+                dE_dout=_entry(dE_dout, j),
+                dout_dnet=_entry(dout_dnet, j),
+                delta=float(deltas[l - 1][j]),
+            )
+            for j, name in enumerate(names[l])
+        ]
+        inputs = out
+    return records
+
+
+_LayerParameters = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""One layer's weights or biases: their values, their gradients, their values after the update."""
+
+
+def _parameter(
+    name: str,
+    source: str | None,
+    target: str,
+    parameters: _LayerParameters,
+    index: Any,
+) -> ParameterTrace:
+    """The record of the parameter at ``index`` in ``parameters``."""
+    value, gradient, new_value = (float(array[index]) for array in parameters)
+    return ParameterTrace(name, source, target, value, gradient, new_value)
+
+
+def _weight_records(
+    names: list[list[str]], layers: Iterable[_LayerParameters]
+) -> list[ParameterTrace]:
+    """The weights numbered layer by layer, for each neuron the weights coming into it."""
+    records: list[ParameterTrace] = []
+    for l, parameters in enumerate(layers, start=1):
+        for j, target in enumerate(names[l]):
+            for i, source in enumerate(names[l - 1]):
+                records.append(
+                    _parameter(f"w{len(records) + 1}", source, target, parameters, (i, j))
+                )
+    return records
+
+
+def _bias_records(
+    names: list[list[str]], layers: Iterable[_LayerParameters]
+) -> list[ParameterTrace]:
+    """The bias into each neuron, layer by layer; its gradient is the neuron's delta."""
+    return [
+        _parameter(f"b_{target}", None, target, parameters, j)
+        for l, parameters in enumerate(layers, start=1)
+        for j, target in enumerate(names[l])
+    ]
+
+
+def _after_one_update(
+    net: Network, X: np.ndarray, T: np.ndarray, learning_rate: float, train_biases: bool
+) -> Network:
+    """A copy of ``net`` trained by one online update on the sample."""
+    after = Network(**net.architecture.to_dict(), weights=net.weights, biases=net.biases)
+    after.train(
+        X,
+        T,
+        epochs=1,
+        batch_size=1,
+        learning_rate=learning_rate,
+        shuffle=False,
+        train_biases=train_biases,
+    )
+    return after
+
+
+def _recorded_architecture(net: Network) -> dict[str, Any]:
+    """The architecture fields a :class:`Trace` records: all but the dtype."""
+    return {name: getattr(net.architecture, name) for name in FIELDS if name != "dtype"}
 
 
 def trace(
@@ -257,109 +416,19 @@ def trace(
     >>> print(f"{step.error:.9f} -> {step.error_after:.9f}")
     0.298371109 -> 0.291027774
     """
-    X = _one_row(x, "x")
-    T = _one_row(t, "t")
-    X, T = net._data(X, T)
-    sizes = net.sizes
-    n_layers = len(sizes) - 1
-    names = _neuron_names(sizes)
+    X, T = net._data(_one_row(x, "x"), _one_row(t, "t"))
     dW, db = net.gradients(X, T)
-
-    after = Network(
-        sizes,
-        activation=net.activation,
-        output_activation=net.output_activation,
-        loss=net.loss_name,
-        dtype=net.dtype,
-        weights=net.weights,
-        biases=net.biases,
-    )
-    after.train(
-        X,
-        T,
-        epochs=1,
-        batch_size=1,
-        learning_rate=learning_rate,
-        shuffle=False,
-        train_biases=train_biases,
-    )
-
-    neurons: list[NeuronTrace] = []
-    weights: list[ParameterTrace] = []
-    biases: list[ParameterTrace] = []
-    a_prev = X
-    for l in range(1, n_layers + 1):
-        activation = net.activation if l < n_layers else net.output_activation
-        z = _layer(net, l, "identity").predict(a_prev)
-        a = _layer(net, l, activation).predict(a_prev)
-        delta = db[l - 1]
-        if activation == "softmax":
-            dout_dnet = None
-        else:
-            # Targets one below the outputs: dE/dout = out - t = 1, so delta = f'(net).
-            _, unit = _layer(net, l, activation).gradients(a_prev, a - 1.0)
-            dout_dnet = unit[0]
-        if l < n_layers:
-            dE_dout: np.ndarray | None = db[l] @ net.weights[l].T
-        elif net.loss_name == "squared_error":
-            width = sizes[-1]
-            identity = Network(
-                [width, width],
-                output_activation="identity",
-                dtype=net.dtype,
-                weights=[np.eye(width)],
-                biases=[np.zeros(width)],
-            )
-            dE_dout = identity.gradients(a, T)[1][0]
-        else:
-            dE_dout, dout_dnet = None, None
-        for j, name in enumerate(names[l]):
-            neurons.append(
-                NeuronTrace(
-                    name=name,
-                    layer=l,
-                    net=float(z[0, j]),
-                    out=float(a[0, j]),
-                    dE_dout=None if dE_dout is None else float(dE_dout[j]),
-                    dout_dnet=None if dout_dnet is None else float(dout_dnet[j]),
-                    delta=float(delta[j]),
-                )
-            )
-            for i, source in enumerate(names[l - 1]):
-                weights.append(
-                    ParameterTrace(
-                        name=f"w{len(weights) + 1}",
-                        source=source,
-                        target=name,
-                        value=float(net.weights[l - 1][i, j]),
-                        gradient=float(dW[l - 1][i, j]),
-                        new_value=float(after.weights[l - 1][i, j]),
-                    )
-                )
-            biases.append(
-                ParameterTrace(
-                    name=f"b_{name}",
-                    source=None,
-                    target=name,
-                    value=float(net.biases[l - 1][j]),
-                    gradient=float(delta[j]),
-                    new_value=float(after.biases[l - 1][j]),
-                )
-            )
-        a_prev = a
-
+    after = _after_one_update(net, X, T, learning_rate, train_biases)
+    names = _neuron_names(net.sizes)
     return Trace(
-        sizes=tuple(sizes),
-        activation=net.activation,
-        output_activation=net.output_activation,
-        loss=net.loss_name,
+        **_recorded_architecture(net),
         learning_rate=float(learning_rate),
         train_biases=bool(train_biases),
         inputs=tuple(float(v) for v in X[0]),
         targets=tuple(float(v) for v in T[0]),
         error=net.loss(X, T),
-        neurons=tuple(neurons),
-        weights=tuple(weights),
-        biases=tuple(biases),
+        neurons=tuple(_neuron_records(net, names, X, T, db)),
+        weights=tuple(_weight_records(names, zip(net.weights, dW, after.weights))),
+        biases=tuple(_bias_records(names, zip(net.biases, db, after.biases))),
         error_after=after.loss(X, T),
     )

@@ -1,0 +1,421 @@
+"""Training: what one call of ``Network.train`` does, step by step.
+
+``Network.train`` checks its arguments once into an immutable
+:class:`Settings` record (:func:`check_settings`) and hands it to an
+:class:`EpochRun`, whose methods are the steps:
+
+- ``_run_chunk`` trains in the engine: one epoch per call of
+  ``_engine.train_epochs``, or all of them in one call when nothing is to
+  happen between epochs (:attr:`Settings.per_epoch`);
+- ``_restore_on_bad_input`` and ``_roll_back_overflow`` are the two rollbacks;
+- :class:`EpochRules` is everything between two epochs: the learning-rate
+  schedule, the measurements that go into the :class:`History`, the progress
+  display, stopping (``_Monitor``, scikit-learn's rule), keeping the best
+  parameters and the callback.
+
+A solver that is not driven by epochs of the engine (L-BFGS, which drives
+the engine's loss and gradient, ``Network._loss_total`` and
+``Network.flat_gradient``, from ``scipy.optimize``) is a run class of its
+own beside :class:`EpochRun`: it takes the same :class:`Settings`, runs
+under the network's lock and reports each iteration to the same
+:class:`EpochRules`; ``Network.train`` is where the run class is chosen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fastbp import _engine
+from fastbp._progress import progress_bar
+from fastbp._validation import (
+    check_choice,
+    check_int,
+    check_learning_rate,
+    check_nonnegative,
+    check_optimizer,
+    check_sample_weight,
+    check_seed,
+    raise_not_finite,
+)
+from fastbp.optimizers import (
+    ADAPTIVE_DIVISOR,
+    ADAPTIVE_MIN_RATE,
+    SCHEDULES,
+    Optimizer,
+    invscaling_rate,
+)
+
+if TYPE_CHECKING:
+    from fastbp.network import Network
+
+Score = Callable[["Network"], float]
+Callback = Callable[[int, dict[str, float]], Any]
+
+
+class DivergenceError(FloatingPointError):
+    """Training stopped because the loss or the parameters stopped being finite."""
+
+
+class History(list):  # type: ignore[type-arg]
+    """The mean training loss of each epoch, with what else was measured.
+
+    A ``list`` of floats, so that ``history[-1]`` is the last epoch's loss;
+    ``val_loss`` and ``val_score`` hold the validation loss and score of
+    each epoch (empty when not measured), ``seconds`` the training time of
+    each epoch, ``learning_rate`` the rate it used and ``best_epoch`` the
+    (0-based) epoch whose parameters early stopping kept, or None.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.val_loss: list[float] = []
+        self.val_score: list[float] = []
+        self.seconds: list[float] = []
+        self.learning_rate: list[float] = []
+        self.best_epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked settings of one training call; see ``Network.train``.
+
+    ``batch`` is the batch size in samples (all of them for full batches),
+    ``optimizer`` the engine's optimiser, ``sample_weight`` and
+    ``validation`` arrays the engine takes, and ``engine_checks_inputs``
+    whether the engine, rather than a pass before training, looks for NaN
+    and infinity in X.
+    """
+
+    epochs: int
+    batch: int
+    learning_rate: float
+    shuffle: bool
+    seed: int | None
+    train_biases: bool
+    optimizer: Optimizer
+    momentum: float
+    nesterov: bool
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    alpha: float
+    schedule: str
+    power_t: float
+    sample_weight: np.ndarray | None
+    engine_checks_inputs: bool
+    validation: tuple[np.ndarray, np.ndarray] | None
+    score: Score | None
+    early_stopping: bool
+    tol: float
+    n_iter_no_change: int | None
+    callback: Callback | None
+    verbose: bool
+
+    @property
+    def per_epoch(self) -> bool:
+        """Whether anything happens between two epochs."""
+        return bool(
+            self.schedule != "constant"
+            or self.validation is not None
+            or self.score is not None
+            or self.early_stopping
+            or self.n_iter_no_change is not None
+            or self.callback is not None
+            or self.verbose
+        )
+
+    @property
+    def monitored(self) -> bool:
+        """Whether a value is monitored for stopping or for the adaptive schedule."""
+        return (
+            self.early_stopping
+            or self.n_iter_no_change is not None
+            or (self.schedule == "adaptive")
+        )
+
+
+def check_settings(
+    net: Network, X: np.ndarray, *, epochs: Any, batch_size: Any, learning_rate: Any,
+    shuffle: Any, seed: Any, train_biases: Any, optimizer: Any, momentum: Any, nesterov: Any,
+    beta_1: Any, beta_2: Any, epsilon: Any, alpha: Any, schedule: Any, power_t: Any,
+    sample_weight: Any, validation_data: Any, score: Score | None, early_stopping: Any, tol: Any,
+    n_iter_no_change: Any, callback: Callback | None, verbose: Any,
+) -> Settings:  # fmt: skip
+    """``Network.train``'s arguments, checked in the order they are listed
+    there, for training ``net`` on X (already checked but for NaN)."""
+    n = X.shape[0]
+    epochs = check_int(epochs, "epochs", 1)
+    batch = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
+    learning_rate = check_learning_rate(learning_rate)
+    if learning_rate > float(np.finfo(net.dtype).max):
+        raise ValueError(f"learning_rate {learning_rate} is too large for {net.dtype.name}")
+    seed = check_seed(seed)
+    engine_optimizer = check_optimizer(optimizer, momentum, nesterov, beta_1, beta_2, epsilon)
+    alpha = check_nonnegative(alpha, "alpha")
+    check_choice(schedule, "schedule", SCHEDULES)
+    power_t = check_nonnegative(power_t, "power_t")
+    tol = check_nonnegative(tol, "tol")
+    if n_iter_no_change is not None:
+        n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
+    if engine_optimizer.full_batch and batch < n:
+        raise ValueError(
+            f"optimizer={optimizer!r} needs full batches (batch_size=None); got batch_size={batch}"
+        )
+    sw = None if sample_weight is None else check_sample_weight(sample_weight, n, net.dtype)
+    engine_checks_inputs = _check_inputs(net, X, batch, sw)
+    validation = None if validation_data is None else _validation(net, validation_data)
+    if early_stopping and validation is None and score is None:
+        raise ValueError("early_stopping=True needs validation_data or a score function")
+    return Settings(
+        epochs=epochs, batch=batch, learning_rate=learning_rate,
+        shuffle=bool(shuffle) and batch < n, seed=seed, train_biases=bool(train_biases),
+        optimizer=engine_optimizer, momentum=float(momentum), nesterov=bool(nesterov),
+        beta_1=float(beta_1), beta_2=float(beta_2), epsilon=float(epsilon), alpha=alpha,
+        schedule=schedule, power_t=power_t, sample_weight=sw,
+        engine_checks_inputs=engine_checks_inputs, validation=validation, score=score,
+        early_stopping=bool(early_stopping), tol=tol, n_iter_no_change=n_iter_no_change,
+        callback=callback, verbose=bool(verbose),
+    )  # fmt: skip
+
+
+def _check_inputs(net: Network, X: np.ndarray, batch: int, sw: np.ndarray | None) -> bool:
+    """Check X for NaN and infinity now, unless the engine will while training;
+    return whether it will.
+
+    Reading all of X once more only to look for NaN costs as much as an
+    epoch's shuffled reads of it.  Where the engine's own first-layer
+    products see every NaN and infinity, it checks X while training: every
+    row passes through them, unless a batch of zero weight is skipped.
+    """
+    engine_checks = _engine.checks_inputs(net._layout, net.dtype.itemsize, batch, X.shape[0]) and (
+        sw is None or bool(sw.all())
+    )
+    if not engine_checks and not _engine.all_finite(X):
+        raise_not_finite("X")
+    return engine_checks
+
+
+def _validation(net: Network, data: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError("validation_data must be a pair (X_val, Y_val)")
+    return net._data(data[0], data[1])
+
+
+class _Monitor:
+    """scikit-learn's stopping rule for a value where higher is better."""
+
+    def __init__(self, tol: float, patience: int) -> None:
+        self.tol = tol
+        self.patience = patience
+        self.best = -np.inf
+        self.stalled = 0
+
+    def improved(self, value: float) -> bool:
+        """Count an epoch that fails to beat the best by ``tol``; True for a new best."""
+        self.stalled = self.stalled + 1 if value < self.best + self.tol else 0
+        if value > self.best:
+            self.best = value
+            return True
+        return False
+
+    def exhausted(self) -> bool:
+        """True (once, then the count restarts) after more than ``patience`` stalled epochs."""
+        if self.stalled <= self.patience:
+            return False
+        self.stalled = 0
+        return True
+
+
+class EpochRules:
+    """Everything that happens between two epochs, for any solver.
+
+    ``rate`` is the learning rate of the next epoch.  The run calls
+    :meth:`start_epoch` before and :meth:`end_epoch` after each epoch it
+    trains, :meth:`keep_best` once training is over and :meth:`close` in
+    any case.
+    """
+
+    def __init__(self, net: Network, settings: Settings, history: History, n: int) -> None:
+        self.net = net
+        self.settings = settings
+        self.history = history
+        self.rate = settings.learning_rate
+        patience = 10 if settings.n_iter_no_change is None else settings.n_iter_no_change
+        self.monitor = _Monitor(settings.tol, patience)
+        self.best: np.ndarray | None = None
+        self.progress = progress_bar(settings.epochs, n, settings.verbose)
+
+    def start_epoch(self, samples_seen: int) -> float:
+        """The learning rate for the next epoch, after ``samples_seen`` samples of training."""
+        if self.settings.schedule == "invscaling":
+            self.rate = invscaling_rate(
+                self.settings.learning_rate, samples_seen, self.settings.power_t
+            )
+        return self.rate
+
+    def end_epoch(self, epoch: int) -> bool:
+        """Measure and report epoch ``epoch`` (0-based); True to stop training."""
+        logs = self._measure()
+        self.progress.update(logs)
+        stop = self.settings.monitored and self._stalled(epoch, logs)
+        callback = self.settings.callback
+        if callback is not None and callback(epoch, logs) is False:
+            stop = True
+        return stop
+
+    def _measure(self) -> dict[str, float]:
+        """The logs of the epoch just finished, recorded in the history."""
+        history, settings = self.history, self.settings
+        logs = {
+            "loss": history[-1],
+            "seconds": history.seconds[-1],
+            "learning_rate": history.learning_rate[-1],
+        }
+        if settings.validation is not None:
+            X_val, Y_val = settings.validation
+            logs["val_loss"] = self.net._loss_total(X_val, Y_val) / X_val.shape[0]
+            history.val_loss.append(logs["val_loss"])
+        if settings.score is not None:
+            logs["val_score"] = float(settings.score(self.net))
+            history.val_score.append(logs["val_score"])
+        return logs
+
+    def _stalled(self, epoch: int, logs: dict[str, float]) -> bool:
+        """Apply the stopping rule, keep a new best and adapt the rate; True to stop."""
+        settings = self.settings
+        if settings.early_stopping:
+            value = logs["val_score"] if settings.score is not None else -logs["val_loss"]
+        else:
+            value = -logs["loss"]
+        if self.monitor.improved(value) and settings.early_stopping:
+            self.history.best_epoch = epoch
+            self.best = self.net.params.copy()
+        if not self.monitor.exhausted():
+            return False
+        if settings.schedule == "adaptive" and self.rate > ADAPTIVE_MIN_RATE:
+            self.rate /= ADAPTIVE_DIVISOR
+            return False
+        return True
+
+    def keep_best(self) -> None:
+        """Give the network the best parameters early stopping saw."""
+        if self.best is not None:
+            self.net.params[...] = self.best
+
+    def close(self) -> None:
+        self.progress.close()
+
+
+class EpochRun:
+    """One training call of an optimiser that the engine runs epoch by epoch."""
+
+    def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray, settings: Settings) -> None:
+        self.net, self.X, self.Y, self.settings = net, X, Y, settings
+        n = X.shape[0]
+        self.shuffle_state = (
+            int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+            if settings.seed is None
+            else settings.seed
+        )
+        self.order = np.arange(n, dtype=np.int64) if settings.shuffle else np.empty(0, np.int64)
+        sw = settings.sample_weight
+        self.total_weight = n if sw is None else float(sw.sum())
+        self.history = History()
+        self.rules = EpochRules(net, settings, self.history, n)
+        self.epoch = 0
+
+    def run(self) -> History:
+        """Train; return the history (see ``Network.train``)."""
+        try:
+            with self.net._lock:
+                self._begin()
+                while self.epoch < self.settings.epochs:
+                    self._run_chunk()
+                    if not self.settings.per_epoch or self.rules.end_epoch(self.epoch - 1):
+                        break
+                self.rules.keep_best()
+        finally:
+            self.rules.close()
+        return self.history
+
+    def _begin(self) -> None:
+        """Work buffers, the state to restore on bad input, the optimiser's state."""
+        net, settings = self.net, self.settings
+        self.buffers = net._training_buffers(settings.batch, self.X.shape[1], self.Y.shape[1])
+        self.initial = net.params.copy()
+        # What must be as it was if the engine finds NaN in X (the gradient
+        # buffer is scratch; a switch of optimiser replaces the dict).
+        self.saved_optimizer = (
+            {key: (np.copy(v) if key == "state" else v) for key, v in net._optimizer.items()}
+            if settings.engine_checks_inputs
+            else None
+        )
+        self.optimizer_state = net._optimizer_state(settings.optimizer)
+
+    def _run_chunk(self) -> None:
+        """Train the next epoch in the engine (all of them when nothing happens between)."""
+        settings, state = self.settings, self.optimizer_state
+        rate = self.rules.start_epoch(state["samples"])
+        chunk = 1 if settings.per_epoch else settings.epochs
+        losses = np.zeros(chunk)
+        start = time.perf_counter()
+        done = self._train_epochs(losses, rate)
+        seconds = time.perf_counter() - start
+        if done < chunk:
+            self._restore_on_bad_input()
+        done = self._roll_back_overflow(done, chunk)
+        state["samples"] += done * self.X.shape[0]
+        self.history.extend((losses[:done] / self.total_weight).tolist())
+        self.history.seconds.extend([seconds / max(done, 1)] * done)
+        self.history.learning_rate.extend([rate] * done)
+        if done < chunk:
+            raise DivergenceError(
+                f"training diverged in epoch {self.epoch + done + 1}: the loss or the "
+                "parameters became infinite or NaN; the network keeps the last "
+                "parameters that gave a finite loss. Try a smaller learning_rate "
+                f"(got {rate}) or data scaled to smaller magnitudes."
+            )
+        self.epoch += done
+
+    def _train_epochs(self, losses: np.ndarray, rate: float) -> int:
+        """The engine's ``train_epochs`` for ``len(losses)`` epochs; the number it finished."""
+        net, settings, buffers, state = self.net, self.settings, self.buffers, self.optimizer_state
+        done, self.shuffle_state, state["t"] = _engine.train_epochs(
+            net._layout, net.params, self.X, self.Y, self.order, settings.shuffle,
+            self.shuffle_state, settings.batch, buffers["acts"], buffers["deltas"],
+            buffers["xb"], buffers["yb"], buffers["backup"], losses, rate, settings.train_biases,
+            optimizer=settings.optimizer.code, l2=settings.alpha, momentum=settings.momentum,
+            nesterov=settings.nesterov, beta_1=settings.beta_1, beta_2=settings.beta_2,
+            epsilon=settings.epsilon, t=state["t"], grad=state["grad"], opt_state=state["state"],
+            sw=settings.sample_weight, swb=buffers["swb"], epoch0=self.epoch,
+            check_inputs=settings.engine_checks_inputs,
+        )  # fmt: skip
+        return int(done)
+
+    def _restore_on_bad_input(self) -> None:
+        """If the engine stopped on NaN or infinity in X: leave the network as it was, raise."""
+        if self.saved_optimizer is not None and not _engine.all_finite(self.X):
+            self.net.params[...] = self.initial
+            self.net._optimizer = self.saved_optimizer
+            raise_not_finite("X")
+
+    def _roll_back_overflow(self, done: int, chunk: int) -> int:
+        """Parameters that overflowed although every loss the engine saw was finite
+        (as after the very last update, measured before it) go back to the start
+        of the last epoch, kept in the engine's backup, or failing that to where
+        this call began.  Returns the epochs that still count as done."""
+        params = self.net.params
+        if _engine.all_finite(params.reshape(1, -1)):
+            return done
+        if done == chunk:
+            done -= 1
+            slot = (self.epoch + done) % 2 * params.size
+            params[...] = self.buffers["backup"][slot : slot + params.size]
+        if not _engine.all_finite(params.reshape(1, -1)):
+            params[...] = self.initial
+        return done
