@@ -110,6 +110,9 @@ class Network:
         biases: Any = None,
     ) -> None:
         self.architecture = Architecture(sizes, activation, output_activation, loss, dtype)
+        # predict reads these on every call: keep them ready (the architecture is frozen).
+        self._sizes = self.architecture.sizes
+        self._dtype = np.dtype(self.architecture.dtype)
         self.seed = check_seed(seed)
         codes = [ACTIVATIONS[name] for name in self.architecture.layer_activations]
         self._layout = _engine.Layout(self.sizes, codes, LOSSES[loss])
@@ -181,7 +184,7 @@ class Network:
     @property
     def sizes(self) -> tuple[int, ...]:
         """Layer widths, input first."""
-        return self.architecture.sizes
+        return self._sizes
 
     @property
     def activation(self) -> str:
@@ -201,7 +204,7 @@ class Network:
     @property
     def dtype(self) -> np.dtype:
         """The dtype of the parameters, buffers and arithmetic."""
-        return np.dtype(self.architecture.dtype)
+        return self._dtype
 
     @property
     def n_inputs(self) -> int:
@@ -276,7 +279,7 @@ class Network:
         shape, and for finite inputs so large that the outputs overflow to
         infinity or NaN: predict never returns either.
         """
-        X = as_matrix(X, "X", self.dtype, self.sizes[0], check_finite=False)
+        X = as_matrix(X, "X", self._dtype, self._sizes[0], check_finite=False)
         status, out = self._layout.predict(self.params, X, CHUNK_ROWS)
         if status == _PREDICT_OK:
             return out
