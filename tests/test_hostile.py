@@ -157,8 +157,14 @@ def comparable(net, *arrays):
 
     In float32, sigmoid(z) rounds to exactly 1 from z of about 17 on, and the
     cross-entropy then takes its floor log(FLT_MIN); such values are right for
-    float32 but not comparable with float64 arithmetic.
+    float32 but not comparable with float64 arithmetic.  Nor are values that
+    float32 flushes to zero (1e-300 becomes 0, where ReLU-family derivatives
+    change).
     """
+    if net.dtype == np.float32:
+        tiny = np.finfo(np.float32).tiny
+        if any(((a != 0) & (np.abs(a) < tiny)).any() for a in arrays):
+            return False
     limit = SAFE if net.dtype == np.float64 else 4.0
     return all(np.abs(a).max() <= limit for a in arrays)
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import csv
 import os
 import zipfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,15 +36,28 @@ class Table:
     names: list[str]
     columns: list[np.ndarray]
     has_header: bool
+    # Column positions by name, so that finding a column does not scan the header.
+    _positions: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._positions = {}
+        for position, name in enumerate(self.names):
+            self._positions.setdefault(name, position)
 
     @property
     def n_rows(self) -> int:
         return len(self.columns[0])
 
+    def add_column(self, name: str, column: np.ndarray) -> None:
+        """Append the column ``name`` (a name not yet in the table)."""
+        self._positions.setdefault(name, len(self.names))
+        self.names.append(name)
+        self.columns.append(column)
+
     def index(self, name: str) -> int:
         """Position of the column ``name``; for files without a header also ``-1`` etc."""
-        if name in self.names:
-            return self.names.index(name)
+        if name in self._positions:
+            return self._positions[name]
         if not self.has_header:
             try:
                 position = int(name)
@@ -57,25 +71,32 @@ class Table:
 
     def matrix(self, names: list[str]) -> np.ndarray:
         """The named columns as a float matrix; every value must be a number."""
-        picked = []
-        for name in names:
-            column = self.columns[self.index(name)]
-            if column.dtype.kind != "f":
-                row = _first_non_number(column)
-                raise DataError(
-                    f"{self.path}: column {name!r} must hold numbers; "
-                    f"{self._where(row)} it has {str(column[row])!r}"
-                )
-            bad = np.flatnonzero(~np.isfinite(column))
-            if bad.size:
-                raise DataError(
-                    f"{self.path}: column {name!r} {self._where(int(bad[0]))} is "
-                    f"{column[bad[0]]}; every value must be a finite number"
-                )
-            picked.append(column)
-        return np.column_stack(picked) if picked else np.empty((self.n_rows, 0))
+        picked = [self.columns[self.index(name)] for name in names]
+        first_text = next(
+            (k for k, column in enumerate(picked) if column.dtype.kind != "f"), len(picked)
+        )
+        # The columns before the first text column, checked all at once (one
+        # NumPy call per column would dominate reading a file of 10**6 columns).
+        numbers = picked[:first_text]
+        matrix = np.column_stack(numbers) if numbers else np.empty((self.n_rows, 0))
+        bad = np.argwhere(~np.isfinite(matrix.T))  # (column, row), the first column first
+        if bad.size:
+            k, row = (int(i) for i in bad[0])
+            raise DataError(
+                f"{self.path}: column {names[k]!r} {self.where(row)} is "
+                f"{matrix[row, k]}; every value must be a finite number"
+            )
+        if first_text < len(picked):
+            column = picked[first_text]
+            row = _first_non_number(column)
+            raise DataError(
+                f"{self.path}: column {names[first_text]!r} must hold numbers; "
+                f"{self.where(row)} it has {str(column[row])!r}"
+            )
+        return matrix
 
-    def _where(self, row: int) -> str:
+    def where(self, row: int) -> str:
+        """Where the data row ``row`` (0-based) is in the file, for messages."""
         return f"on line {row + 2}" if self.has_header else f"in row {row}"
 
 
@@ -122,7 +143,7 @@ def _read_csv(path: str) -> Table:
     names = [name.strip() for name in header]
     if any(not name for name in names):
         raise DataError(f"{path}: the header row has an empty column name: {header}")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise DataError(f"{path}: the header names {', '.join(duplicates)} more than once")
     if len(rows) < 2:
@@ -181,8 +202,7 @@ def _read_npz(path: str) -> Table:
                 )
             if y.dtype.kind not in "biufU":
                 raise DataError(f"{path}: y must hold numbers or strings; got dtype {y.dtype}")
-            table.names.append("y")
-            table.columns.append(y.astype(np.float64) if y.dtype.kind in "biuf" else y)
+            table.add_column("y", y.astype(np.float64) if y.dtype.kind in "biuf" else y)
         return table
     if len(arrays) == 1:
         return _from_matrix(path, next(iter(arrays.values())))

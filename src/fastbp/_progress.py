@@ -61,9 +61,9 @@ class _Bar(Display):
         self.bar.close()
 
 
-def _describe(logs: dict[str, float], samples: int, score_name: str) -> str:
+def _describe(logs: dict[str, float], samples: int, score_name: str, digits: int) -> str:
     shown = {"loss": "loss", "val_loss": "val_loss", "val_score": score_name}
-    parts = [f"{name}={logs[key]:.4g}" for key, name in shown.items() if key in logs]
+    parts = [f"{name}={logs[key]:.{digits}g}" for key, name in shown.items() if key in logs]
     parts.append(f"{samples / max(logs['seconds'], 1e-12):,.0f} samples/s")
     return ", ".join(parts)
 
@@ -75,6 +75,7 @@ def progress_bar(
     *,
     desc: str | None = None,
     score_name: str = "val_score",
+    digits: int = 6,
     terminal_only: bool = False,
 ) -> Display:
     """A display with ``update(logs)`` after each epoch and ``close()``.
@@ -82,14 +83,15 @@ def progress_bar(
     ``logs`` holds ``loss``, ``seconds`` and, when measured, ``val_loss`` and
     ``val_score`` (shown as ``score_name``, e.g. ``val_accuracy``); ``samples``
     (per epoch) and ``seconds`` give the samples per second.  Nothing unless
-    ``verbose``.  The bar is tqdm's (``tqdm.auto``: a widget in a notebook),
-    labelled ``desc``, when tqdm is installed -- with ``terminal_only``, only
-    when stderr is also a terminal, as the command line wants for its logs;
-    otherwise one line per epoch.
+    ``verbose``.  Figures show ``digits`` significant digits.  The bar is
+    tqdm's (``tqdm.auto``: a widget in a notebook), labelled ``desc``, when
+    tqdm is installed -- with ``terminal_only``, only when stderr is also a
+    terminal, as the command line wants for its logs; otherwise one line per
+    epoch.
     """
     if not verbose:
         return Display()
-    describe = functools.partial(_describe, samples=samples, score_name=score_name)
+    describe = functools.partial(_describe, samples=samples, score_name=score_name, digits=digits)
     if terminal_only and not sys.stderr.isatty():
         return _Lines(epochs, describe)
     try:

@@ -5,20 +5,21 @@
 :class:`EpochRun`, whose methods are the steps:
 
 - ``_run_chunk`` trains in the engine: one epoch per call of
-  ``_engine.train_epochs``, or all of them in one call when nothing is to
-  happen between epochs (:attr:`Settings.per_epoch`);
+  ``_engine.train_epochs``, or up to ``EPOCH_CHUNK`` in one call when nothing
+  is to happen between epochs (:attr:`Settings.per_epoch`);
 - ``_restore_on_bad_input`` and ``_roll_back_overflow`` are the two rollbacks;
 - :class:`EpochRules` is everything between two epochs: the learning-rate
   schedule, the measurements that go into the :class:`History`, the progress
   display, stopping (``_Monitor``, scikit-learn's rule), keeping the best
   parameters and the callback.
 
-A solver that is not driven by epochs of the engine (L-BFGS, which drives
-the engine's loss and gradient, ``Network._loss_total`` and
-``Network.flat_gradient``, from ``scipy.optimize``) is a run class of its
-own beside :class:`EpochRun`: it takes the same :class:`Settings`, runs
-under the network's lock and reports each iteration to the same
-:class:`EpochRules`; ``Network.train`` is where the run class is chosen.
+A solver that is not driven by epochs of the engine has its place beside
+:class:`EpochRun`: L-BFGS, say, would be a run class that drives the
+engine's loss and gradient (``Network._loss_total`` and
+``Network.flat_gradient``) from ``scipy.optimize``, takes the same
+:class:`Settings`, runs under the network's lock and reports each iteration
+to the same :class:`EpochRules`.  ``Network.train`` is where the run class
+is chosen; today every optimiser runs as an :class:`EpochRun`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import numpy as np
 from fastbp import _engine
 from fastbp._progress import progress_bar
 from fastbp._validation import (
+    check_bool,
+    check_bytes,
     check_choice,
     check_int,
     check_learning_rate,
@@ -55,6 +58,17 @@ if TYPE_CHECKING:
 
 Score = Callable[["Network"], float]
 Callback = Callable[[int, dict[str, float]], Any]
+
+# Epochs trained in one call of the engine when nothing happens between them,
+# so that its array of epoch losses stays small (W1's 10,000 take one call).
+EPOCH_CHUNK = 2**16
+# What a History holds for each epoch: a float object and three list entries
+# (49 bytes measured), with room for the lists' growth.
+HISTORY_BYTES = 56
+_WEIGHTED_L2_HINT = (
+    " With sample weights, a batch's L2 penalty is alpha divided by the batch's weight sum"
+    " (of the weights divided by the largest): batches of little weight may need a smaller alpha."
+)
 
 
 class DivergenceError(FloatingPointError):
@@ -138,6 +152,11 @@ class Settings:
             or (self.schedule == "adaptive")
         )
 
+    @property
+    def may_stop_early(self) -> bool:
+        """Whether training may end before ``epochs`` (a stopping rule or a callback)."""
+        return self.monitored or self.callback is not None
+
 
 def check_settings(
     net: Network, X: np.ndarray, *, epochs: Any, batch_size: Any, learning_rate: Any,
@@ -146,8 +165,14 @@ def check_settings(
     sample_weight: Any, validation_data: Any, score: Score | None, early_stopping: Any, tol: Any,
     n_iter_no_change: Any, callback: Callback | None, verbose: Any,
 ) -> Settings:  # fmt: skip
-    """``Network.train``'s arguments, checked in the order they are listed
-    there, for training ``net`` on X (already checked but for NaN)."""
+    """``Network.train``'s arguments, checked, for training ``net`` on X
+    (already checked but for NaN).
+
+    The checks run in a fixed order, so that of several mistakes the same one
+    is always reported: the steps (epochs, batch size, learning rate, seed,
+    flags), the optimiser, the schedule and stopping, then what needs the
+    data (sample weights, X itself, the validation data).
+    """
     n = X.shape[0]
     epochs = check_int(epochs, "epochs", 1)
     batch = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
@@ -155,6 +180,8 @@ def check_settings(
     if learning_rate > float(np.finfo(net.dtype).max):
         raise ValueError(f"learning_rate {learning_rate} is too large for {net.dtype.name}")
     seed = check_seed(seed)
+    shuffle = check_bool(shuffle, "shuffle")
+    train_biases = check_bool(train_biases, "train_biases")
     engine_optimizer = check_optimizer(optimizer, momentum, nesterov, beta_1, beta_2, epsilon)
     alpha = check_nonnegative(alpha, "alpha")
     check_choice(schedule, "schedule", SCHEDULES)
@@ -164,23 +191,30 @@ def check_settings(
         n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
     if engine_optimizer.full_batch and batch < n:
         raise ValueError(
-            f"optimizer={optimizer!r} needs full batches (batch_size=None); got batch_size={batch}"
+            f"optimizer={engine_optimizer.name!r} needs full batches (batch_size=None); "
+            f"got batch_size={batch}"
         )
     sw = None if sample_weight is None else check_sample_weight(sample_weight, n, net.dtype)
     engine_checks_inputs = _check_inputs(net, X, batch, sw)
     validation = None if validation_data is None else _validation(net, validation_data)
+    early_stopping = check_bool(early_stopping, "early_stopping")
+    verbose = check_bool(verbose, "verbose")
     if early_stopping and validation is None and score is None:
         raise ValueError("early_stopping=True needs validation_data or a score function")
-    return Settings(
+    settings = Settings(
         epochs=epochs, batch=batch, learning_rate=learning_rate,
-        shuffle=bool(shuffle) and batch < n, seed=seed, train_biases=bool(train_biases),
+        shuffle=shuffle and batch < n, seed=seed, train_biases=train_biases,
         optimizer=engine_optimizer, momentum=float(momentum), nesterov=bool(nesterov),
         beta_1=float(beta_1), beta_2=float(beta_2), epsilon=float(epsilon), alpha=alpha,
         schedule=schedule, power_t=power_t, sample_weight=sw,
         engine_checks_inputs=engine_checks_inputs, validation=validation, score=score,
-        early_stopping=bool(early_stopping), tol=tol, n_iter_no_change=n_iter_no_change,
-        callback=callback, verbose=bool(verbose),
+        early_stopping=early_stopping, tol=tol, n_iter_no_change=n_iter_no_change,
+        callback=callback, verbose=verbose,
     )  # fmt: skip
+    net._check_training_bytes(batch, X.shape[1], engine_optimizer)
+    if not settings.may_stop_early:
+        check_bytes(epochs * HISTORY_BYTES, f"the history of {epochs:,} epochs")
+    return settings
 
 
 def _check_inputs(net: Network, X: np.ndarray, batch: int, sw: np.ndarray | None) -> bool:
@@ -324,7 +358,7 @@ class EpochRun:
         )
         self.order = np.arange(n, dtype=np.int64) if settings.shuffle else np.empty(0, np.int64)
         sw = settings.sample_weight
-        self.total_weight = n if sw is None else float(sw.sum())
+        self.total_weight = n if sw is None else float(sw.sum(dtype=np.float64))
         self.history = History()
         self.rules = EpochRules(net, settings, self.history, n)
         self.epoch = 0
@@ -336,7 +370,7 @@ class EpochRun:
                 self._begin()
                 while self.epoch < self.settings.epochs:
                     self._run_chunk()
-                    if not self.settings.per_epoch or self.rules.end_epoch(self.epoch - 1):
+                    if self.settings.per_epoch and self.rules.end_epoch(self.epoch - 1):
                         break
                 self.rules.keep_best()
         finally:
@@ -358,10 +392,11 @@ class EpochRun:
         self.optimizer_state = net._optimizer_state(settings.optimizer)
 
     def _run_chunk(self) -> None:
-        """Train the next epoch in the engine (all of them when nothing happens between)."""
+        """Train the next epoch in the engine (up to EPOCH_CHUNK of them when nothing
+        happens between)."""
         settings, state = self.settings, self.optimizer_state
         rate = self.rules.start_epoch(state["samples"])
-        chunk = 1 if settings.per_epoch else settings.epochs
+        chunk = 1 if settings.per_epoch else min(settings.epochs - self.epoch, EPOCH_CHUNK)
         losses = np.zeros(chunk)
         start = time.perf_counter()
         done = self._train_epochs(losses, rate)
@@ -374,11 +409,13 @@ class EpochRun:
         self.history.seconds.extend([seconds / max(done, 1)] * done)
         self.history.learning_rate.extend([rate] * done)
         if done < chunk:
+            weighted_l2 = settings.alpha > 0 and settings.sample_weight is not None
             raise DivergenceError(
                 f"training diverged in epoch {self.epoch + done + 1}: the loss or the "
                 "parameters became infinite or NaN; the network keeps the last "
                 "parameters that gave a finite loss. Try a smaller learning_rate "
                 f"(got {rate}) or data scaled to smaller magnitudes."
+                + (_WEIGHTED_L2_HINT if weighted_l2 else "")
             )
         self.epoch += done
 

@@ -8,6 +8,8 @@ and what was expected.
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -15,6 +17,11 @@ import numpy as np
 
 from fastbp import _engine
 from fastbp.optimizers import SOLVERS, Optimizer, engine_optimizer
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None  # type: ignore[assignment]
 
 DTYPES = ("float64", "float32")
 
@@ -61,11 +68,55 @@ def check_sizes(sizes: Any) -> tuple[int, ...]:
     return tuple(check_int(s, f"sizes[{i}]", 1, MAX_WIDTH) for i, s in enumerate(sizes))
 
 
+def memory_limit() -> int:
+    """The most bytes that one network's parameters, one training call's work
+    buffers, optimiser state or history may take: the machine's physical memory,
+    or the process's address-space limit when that is lower."""
+    limits = [sys.maxsize]
+    if hasattr(os, "sysconf"):
+        try:
+            limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        except (ValueError, OSError):  # a name this system does not know
+            pass
+    if resource is not None:
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    return min(limit for limit in limits if limit > 0)
+
+
+def check_bytes(n_bytes: int, what: str) -> None:
+    """Refuse to allocate ``what``, ``n_bytes`` bytes (counted in Python ints, so
+    that no product wraps), when that is more than :func:`memory_limit`."""
+    limit = memory_limit()
+    if n_bytes > limit:
+        raise ValueError(
+            f"{what} would take {n_bytes:,} bytes ({n_bytes / 2**30:,.3g} GiB), more than "
+            f"the {limit:,} bytes ({limit / 2**30:,.3g} GiB) of memory this process can have"
+        )
+
+
 def check_seed(seed: Any, name: str = "seed") -> int | None:
     """None, or an integer seed in [0, 2**64)."""
     if seed is None:
         return None
     return check_int(seed, name, 0, MAX_SEED)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` if it is True or False (a Python or NumPy bool; no other truthiness)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r:.80}")
+    return bool(value)
+
+
+def refuse_masked(value: Any, name: str) -> None:
+    """Refuse a NumPy masked array: reading it as an array would drop its mask."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array, and fastbp would ignore its mask; "
+            f"pass a plain array with the masked values filled in: {name}.filled(value)"
+        )
 
 
 def check_positive(value: Any, name: str) -> float:
@@ -112,6 +163,7 @@ def as_matrix(
 
 
 def _convert(X: Any, name: str, dtype: np.dtype) -> np.ndarray:
+    refuse_masked(X, name)
     if isinstance(X, np.ndarray):
         array = X
     else:
@@ -126,12 +178,7 @@ def _convert(X: Any, name: str, dtype: np.dtype) -> np.ndarray:
     if kind == "c":
         raise TypeError(f"{name} holds complex numbers; fastbp needs real numbers")
     if kind == "O":
-        try:
-            array = array.astype(np.float64)
-        except OverflowError:
-            raise ValueError(f"{name} holds numbers too large for float64") from None
-        except (ValueError, TypeError):
-            raise TypeError(f"{name} holds objects that are not numbers") from None
+        array = objects_as_float(array, name)
     elif kind not in "biuf":
         raise TypeError(f"{name} has dtype {array.dtype}; expected numbers (bool, int or float)")
     if array.ndim != 2:
@@ -152,6 +199,30 @@ def _convert(X: Any, name: str, dtype: np.dtype) -> np.ndarray:
     ):
         raise ValueError(f"{name} has values too large for {dtype.name}")
     return converted
+
+
+def objects_as_float(array: np.ndarray, name: str) -> np.ndarray:
+    """An object array as float64.  A finite number beyond float64 is refused as
+    too large: a Python int raises OverflowError, a ``Decimal('1e500')`` becomes inf."""
+    too_large = ValueError(f"{name} holds numbers too large for float64")
+    try:
+        with np.errstate(over="ignore"):
+            converted = array.astype(np.float64)
+    except OverflowError:
+        raise too_large from None
+    except (ValueError, TypeError):
+        raise TypeError(f"{name} holds objects that are not numbers") from None
+    if any(map(_finite, array[~np.isfinite(converted)])):
+        raise too_large
+    return converted
+
+
+def _finite(number: Any) -> bool:
+    """Whether a number that is not a float is neither NaN nor infinite."""
+    try:
+        return bool(number == number and abs(number) != np.inf)
+    except ArithmeticError:  # Decimal's signalling NaN refuses comparisons
+        return False
 
 
 def check_targets(Y: np.ndarray, output_activation: str, loss: str) -> None:
@@ -216,21 +287,54 @@ def check_optimizer(
     check_real(beta_1, "beta_1", 0.0, 1.0, open_high=True)
     check_real(beta_2, "beta_2", 0.0, 1.0, open_high=True)
     check_real(epsilon, "epsilon", 0.0, open_low=True)
-    if not isinstance(nesterov, (bool, np.bool_)):
-        raise TypeError(f"nesterov must be True or False; got {nesterov!r}")
+    check_bool(nesterov, "nesterov")
     return engine_optimizer(optimizer, momentum)
 
 
 def check_sample_weight(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray:
-    """Sample weights as a C-contiguous 1-D array of ``dtype``: n finite values >= 0."""
+    """Sample weights as a C-contiguous 1-D array of ``dtype``: n finite values >= 0,
+    divided by the largest (see :func:`relative_weights`)."""
+    sw = sample_weight_values(sample_weight, n)
+    return np.ascontiguousarray(relative_weights(sw, dtype), dtype=dtype)
+
+
+def sample_weight_values(sample_weight: Any, n: int) -> np.ndarray:
+    """Sample weights as given, as a 1-D float64 array: n finite values >= 0."""
+    refuse_masked(sample_weight, "sample_weight")
     try:
         sw = np.asarray(sample_weight, dtype=np.float64)
+    except OverflowError:
+        raise ValueError("sample_weight holds numbers too large for float64") from None
     except (TypeError, ValueError):
         raise TypeError("sample_weight must be an array of numbers") from None
     if sw.shape != (n,):
         raise ValueError(f"sample_weight has shape {sw.shape}; expected ({n},), one per sample")
     if not np.isfinite(sw).all() or (sw < 0).any():
         raise ValueError("sample_weight must hold finite values >= 0")
-    if sw.sum() <= 0:
+    return sw
+
+
+def relative_weights(sw: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Finite weights >= 0 (float64) divided by the largest, so that ``c * sw``
+    gives the same weights as ``sw``: weights are relative.
+
+    Refused when every weight is zero, or when a positive weight divided by
+    the largest falls below the smallest normal number of ``dtype`` (it would
+    round to zero, or lose its digits, in the network's arithmetic).
+    """
+    largest = float(sw.max())
+    if largest == 0.0:
         raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
-    return np.ascontiguousarray(sw, dtype=dtype)
+    smallest = float(sw[sw > 0].min())
+    tiny = float(np.finfo(dtype).tiny)
+    with np.errstate(under="ignore"):
+        if smallest / largest >= tiny:
+            return sw / largest
+    orders = np.log10(largest) - np.log10(smallest)
+    raise ValueError(
+        f"sample_weight spans too wide a range for {dtype.name}: its largest weight "
+        f"({largest:.3g}) is about 10^{orders:.0f} times its smallest positive one "
+        f"({smallest:.3g}). Weights are relative (each is divided by the largest), and in "
+        f"{dtype.name} a positive weight must be at least {tiny:.3g} times the largest; "
+        "set negligible weights to 0" + (", or use float64" if dtype != np.float64 else "")
+    )

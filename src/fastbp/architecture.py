@@ -16,7 +16,6 @@ keys of a model file's header, so ``Network(**arch.to_dict())`` builds one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,23 +48,21 @@ class Architecture:
         """The activation of each weight layer, the output layer's last."""
         return (self.activation,) * (len(self.sizes) - 2) + (self.output_activation,)
 
+    @property
+    def n_params(self) -> int:
+        """The number of weights and biases, counted exactly (a Python int)."""
+        return sum(n_in * n_out + n_out for n_in, n_out in zip(self.sizes, self.sizes[1:]))
+
+    @property
+    def n_units(self) -> int:
+        """The number of neurons past the input layer: a row of a work buffer."""
+        return sum(self.sizes[1:])
+
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON-ready values (``sizes`` a list)."""
         fields = dataclasses.asdict(self)
         fields["sizes"] = list(self.sizes)
         return fields
-
-    @classmethod
-    def from_dict(cls, fields: Mapping[str, Any]) -> Architecture:
-        """The architecture that ``fields`` (a dict with at least the five keys) describes."""
-        missing = [name for name in FIELDS if name not in fields]
-        if missing:
-            raise ValueError(f"an architecture needs {', '.join(missing)}")
-        return cls(**{name: fields[name] for name in FIELDS})
-
-    def replace(self, **changes: Any) -> Architecture:
-        """A copy with some fields changed, checked again."""
-        return Architecture(**{**self.to_dict(), **changes})
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(Architecture))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from itertools import zip_longest
 from typing import Any, TextIO
 
 import numpy as np
@@ -20,7 +22,15 @@ import numpy as np
 from fastbp import DivergenceError, History, Network, io
 from fastbp._data import Table, read_table
 from fastbp._progress import progress_bar
-from fastbp._tabular import MAX_AUTO_CLASSES, TASKS, Encoding, detect_task
+from fastbp._tabular import (
+    MAX_AUTO_CLASSES,
+    TASKS,
+    Encoding,
+    MetadataError,
+    detect_task,
+    is_number,
+)
+from fastbp._validation import MAX_SEED
 from fastbp.activations import HIDDEN_ACTIVATIONS
 
 
@@ -53,24 +63,43 @@ def _layers(text: str) -> list[int]:
     return widths
 
 
-def _positive(text: str) -> int:
+def _whole_number(text: str, low: int, high: int | None = None) -> int:
+    """``text`` as an integer in [low, high]; a usage error saying so otherwise."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1; got {text!r}")
+        value = low - 1
+    if value < low or (high is not None and value > high):
+        bounds = f"of at least {low}" if high is None else f"from {low} to {high}"
+        raise argparse.ArgumentTypeError(f"expected a whole number {bounds}; got {text!r}")
     return value
 
 
-def _fraction(text: str) -> float:
+def _positive(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _seed(text: str) -> int:
+    return _whole_number(text, 0, MAX_SEED)
+
+
+def _real_number(text: str, valid: Callable[[float], bool], expected: str) -> float:
+    """``text`` as a float that is ``valid``; a usage error saying what is ``expected``."""
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1); got {text!r}")
+        value = math.nan
+    if not valid(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
     return value
+
+
+def _rate(text: str) -> float:
+    return _real_number(text, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+
+
+def _fraction(text: str) -> float:
+    return _real_number(text, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,19 +179,29 @@ def _fit(
     val: _Arrays,
     val_table: Table,
 ) -> History:
-    """Train ``net``, measuring the validation rows (if any) after each epoch."""
+    """Train ``net``, measuring the validation rows (if any) after each epoch.
+
+    The inputs (and a regression's targets) are standardised, so an overflow
+    once training has moved the parameters means the learning rate is too large."""
     X_val = val[0]
     measured = len(X_val) > 0
+    initial, reported = net.params.copy(), []
     with progress_bar(
         args.epochs,
         len(train[0]),
         not args.quiet,
         desc="training",
         score_name=f"val_{encoding.score_name}",
+        digits=4,
         terminal_only=True,
     ) as progress:
+
+        def report(epoch: int, logs: dict[str, float]) -> None:
+            reported.append(epoch)
+            progress.update(logs)
+
         try:
-            return net.train(
+            history = net.train(
                 *train,
                 epochs=args.epochs,
                 batch_size=args.batch_size,
@@ -170,10 +209,43 @@ def _fit(
                 seed=args.seed,
                 validation_data=val if measured else None,
                 score=(lambda n: encoding.score(n.predict(X_val), val_table)) if measured else None,
-                callback=lambda epoch, logs: progress.update(logs),
+                callback=report,
             )
         except DivergenceError as exc:
             raise CommandError(f"{exc} (--lr {args.lr})") from None
+        except ValueError:  # measuring an epoch overflowed
+            if np.array_equal(net.params, initial):
+                raise
+            raise _diverged(args, len(reported) + 1) from None
+    epoch = _first_overflow(history, _final_loss(net, train))
+    if epoch is not None:
+        raise _diverged(args, epoch)
+    return history
+
+
+def _diverged(args: argparse.Namespace, epoch: int) -> CommandError:
+    return CommandError(
+        f"training diverged in epoch {epoch}: the network's outputs overflowed after its "
+        "updates, so the learning rate is too large for the data (which fastbp train "
+        f"standardises); try a smaller one (--lr {args.lr})"
+    )
+
+
+def _final_loss(net: Network, train: _Arrays) -> float:
+    """The training loss after the last update; infinity where the outputs overflow."""
+    try:
+        return net.loss(*train)
+    except ValueError:
+        return math.inf
+
+
+def _first_overflow(history: History, final_loss: float) -> int | None:
+    """The first epoch (from 1) after which a measured value is not finite, if any."""
+    per_epoch = zip_longest(history.val_loss, history.val_score, fillvalue=0.0)
+    for epoch, values in enumerate(per_epoch, start=1):
+        if not all(map(math.isfinite, values)):
+            return epoch
+    return None if math.isfinite(final_loss) else len(history)
 
 
 def _save(
@@ -229,12 +301,23 @@ def _load(path: str) -> tuple[Network, dict[str, Any]]:
         raise CommandError(f"could not load the model: {exc}") from None
 
 
+def _encoding(net: Network, header: dict[str, Any]) -> Encoding | None:
+    """The encoding ``fastbp train`` stored in the model's metadata, checked against
+    the network; None for metadata that is not an object with a ``task``."""
+    metadata = _metadata(header)
+    if "task" not in metadata:
+        return None
+    return Encoding.from_metadata(metadata, net.n_inputs, net.n_outputs)
+
+
 def _predict(args: argparse.Namespace) -> int:
     net, header = _load(args.model)
+    try:
+        encoding = _encoding(net, header)
+    except MetadataError as exc:
+        raise CommandError(f"{args.model}: {exc} ({_ENCODING_NOTE})") from None
     table = read_table(args.data)
-    metadata = header.get("metadata") or {}
-    if "task" in metadata:
-        encoding = Encoding.from_metadata(metadata)
+    if encoding is not None:
         outputs = net.predict(encoding.inputs(table))
         names, rows = [encoding.target], [[v] for v in encoding.decode(outputs)]
         if encoding.has_target(table):
@@ -274,36 +357,84 @@ def _info_lines(path: str, net: Network, header: dict[str, Any]) -> Iterator[str
     n_biases = net.params.size - n_weights
     yield (
         f"{path}: fastbp model, format {header['format_version']}, "
-        f"written by fastbp {header['fastbp_version']}"
+        f"written by fastbp {header.get('fastbp_version')}"
     )
     yield (
         f"architecture: {'-'.join(map(str, net.sizes))}, {net.activation} hidden layers, "
         f"{net.output_activation} output, {net.loss_name} loss, {net.dtype.name}"
     )
     yield f"parameters:   {net.params.size} ({n_weights} weights, {n_biases} biases)"
-    meta = header.get("metadata") or {}
-    if "task" in meta:
-        if meta.get("classes") is not None:
-            labels = ", ".join(map(str, meta["classes"]))
-            yield f"task:         classification of {meta['target']!r} into {labels}"
-        else:
-            yield f"task:         regression of {meta['target']!r}"
-        yield f"features:     {', '.join(meta['features'])}"
+    try:
+        encoding = _encoding(net, header)
+    except MetadataError as exc:
+        yield f"metadata:     not usable by fastbp predict: {exc} ({_ENCODING_NOTE})"
+    else:
+        if encoding is not None:
+            yield from _task_lines(encoding, _metadata(header))
+    try:
+        yield from _history_lines(header)
+    except MetadataError as exc:
+        yield f"history:      {exc}"
+
+
+# What makes the command line read a model's metadata as its own.
+_ENCODING_NOTE = "metadata with a 'task' is read as the encoding that fastbp train stores"
+# The metadata fields of fastbp train's "training:" line in fastbp info.
+TRAINING_FIELDS = ("data", "n_train", "n_validation", "batch_size", "learning_rate")
+
+
+def _task_lines(encoding: Encoding, metadata: dict[str, Any]) -> Iterator[str]:
+    if encoding.classes is not None:
+        labels = ", ".join(map(str, encoding.classes))
+        yield f"task:         classification of {encoding.target!r} into {labels}"
+    else:
+        yield f"task:         regression of {encoding.target!r}"
+    yield f"features:     {', '.join(encoding.features)}"
+    if all(field in metadata for field in TRAINING_FIELDS):
+        data, n_train, n_validation, batch_size, rate = (metadata[f] for f in TRAINING_FIELDS)
         yield (
-            f"training:     {meta['data']}, {meta['n_train']} training and "
-            f"{meta['n_validation']} validation rows, batch size {meta['batch_size']}, "
-            f"learning rate {meta['learning_rate']}"
+            f"training:     {data}, {n_train} training and {n_validation} validation rows, "
+            f"batch size {batch_size}, learning rate {rate}"
         )
-    history = header.get("history")
-    if not history:
+
+
+def _history_lines(header: dict[str, Any]) -> Iterator[str]:
+    curves = _curves(header)
+    history = curves["loss"]
+    if history is None:
         yield "history:      none stored"
         return
     yield f"history:      {len(history)} epochs, loss {_span(history)}"
-    if meta.get("val_loss"):
-        yield f"              validation loss {_span(meta['val_loss'])}"
-    if meta.get("val_score"):
-        name = meta.get("score_name", "score")
-        yield f"              validation {name} {_span(meta['val_score'])}"
+    if curves["val_loss"] is not None:
+        yield f"              validation loss {_span(curves['val_loss'])}"
+    if curves["val_score"] is not None:
+        name = _metadata(header).get("score_name")
+        name = name if isinstance(name, str) else "score"
+        yield f"              validation {name} {_span(curves['val_score'])}"
+
+
+def _metadata(header: dict[str, Any]) -> dict[str, Any]:
+    """The header's metadata if it is a JSON object, else an empty one."""
+    metadata = header.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _curves(header: dict[str, Any]) -> dict[str, list[float] | None]:
+    """The stored learning curves (None where absent); MetadataError if one is malformed."""
+    metadata = _metadata(header)
+    return {
+        "loss": _curve(header.get("history"), "history", "field"),
+        "val_loss": _curve(metadata.get("val_loss"), "val_loss", "metadata field"),
+        "val_score": _curve(metadata.get("val_score"), "val_score", "metadata field"),
+    }
+
+
+def _curve(values: Any, name: str, where: str) -> list[float] | None:
+    if values is None or values == []:
+        return None
+    if not isinstance(values, list) or not all(map(is_number, values)):
+        raise MetadataError(name, "a list of finite numbers, one per epoch", values, where)
+    return [float(v) for v in values]
 
 
 def _span(values: list[float]) -> str:
@@ -320,15 +451,12 @@ def _info(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from fastbp import plot
 
-        history = header.get("history")
-        if not history:
+        try:
+            curves = _curves(header)
+        except MetadataError as exc:
+            raise CommandError(f"{args.model}: {exc}") from None
+        if curves["loss"] is None:
             raise CommandError(f"{args.model} stores no training history to plot")
-        meta = header.get("metadata") or {}
-        curves = {
-            "loss": history,
-            "val_loss": meta.get("val_loss"),
-            "val_score": meta.get("val_score"),
-        }
         try:
             plot.learning_curve(
                 curves, args.plot, title=f"Learning curve of {os.path.basename(args.model)}"
@@ -352,27 +480,52 @@ def _trace_setup(path: str) -> tuple[Network, Any, Any, dict[str, Any]]:
             spec = json.load(f)
     except FileNotFoundError:
         raise CommandError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CommandError(f"{path}: not a readable JSON file ({exc})") from None
     if not isinstance(spec, dict) or any(key not in spec for key in TRACE_FILE_KEYS):
         raise CommandError(
             f"{path}: expected a JSON object with the keys {', '.join(TRACE_FILE_KEYS)}"
         )
+    _check_trace_types(path, spec)
     try:
         weights = spec["weights"]
         sizes = [len(weights[0])] + [len(W[0]) for W in weights]
-        net = Network(
-            sizes,
-            activation=spec.get("activation", "sigmoid"),
-            output_activation=spec.get("output_activation", "sigmoid"),
-            loss=spec.get("loss", "squared_error"),
-            weights=weights,
-            biases=spec["biases"],
-        )
+        names = {k: spec[k] for k in ("activation", "output_activation", "loss") if k in spec}
+        net = Network(sizes, **names, weights=weights, biases=spec["biases"])
     except (TypeError, ValueError, IndexError, KeyError) as exc:
         raise CommandError(f"{path}: does not describe a network ({exc})") from None
     options = {k: spec[k] for k in ("learning_rate", "train_biases") if k in spec}
     return net, spec["x"], spec["t"], options
+
+
+# The keys of a trace file that hold numbers or (nested) lists of numbers.
+TRACE_NUMBER_KEYS = (*TRACE_FILE_KEYS, "learning_rate")
+
+
+def _check_trace_types(path: str, spec: dict[str, Any]) -> None:
+    """Raise CommandError unless a trace file's numbers are JSON numbers and its
+    ``train_biases`` a JSON boolean: no string or truthiness stands in for either."""
+    for key in TRACE_NUMBER_KEYS:
+        if key in spec and not _numbers_only(spec[key]):
+            raise CommandError(
+                f"{path}: {key} must hold finite JSON numbers (not strings, booleans or "
+                f"null); got {json.dumps(spec[key])[:80]}"
+            )
+    if "train_biases" in spec and not isinstance(spec["train_biases"], bool):
+        shown = json.dumps(spec["train_biases"])[:80]
+        raise CommandError(f"{path}: train_biases must be true or false; got {shown}")
+
+
+def _numbers_only(value: Any) -> bool:
+    """Whether ``value`` is a number or nested lists whose every item is a number."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif not is_number(item):
+            return False
+    return True
 
 
 def _trace(args: argparse.Namespace) -> int:
@@ -507,7 +660,7 @@ def _add_train_settings(train: argparse.ArgumentParser) -> None:
         help="samples per update (default: 32)",
     )
     train.add_argument(
-        "--lr", type=float, default=0.05, metavar="RATE", help="learning rate (default: 0.05)"
+        "--lr", type=_rate, default=0.05, metavar="RATE", help="learning rate (default: 0.05)"
     )
     train.add_argument(
         "--val-fraction",
@@ -517,7 +670,7 @@ def _add_train_settings(train: argparse.ArgumentParser) -> None:
         help="share of the rows held out for validation, 0 for none (default: 0.2)",
     )
     train.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed of the split, weights and shuffles"
+        "--seed", type=_seed, default=0, metavar="N", help="seed of the split, weights and shuffles"
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from fastbp._validation import check_positive
-from fastbp.network import Network, _check_network
+from fastbp.network import Network, check_network
 
 
 def check_gradients(
@@ -42,7 +42,7 @@ def check_gradients(
     >>> fb.check_gradients(net, [[0.1, 0.2, 0.3]], [[0.0, 1.0]]) < 1e-6
     True
     """
-    _check_network(net)
+    check_network(net)
     X, Y = net._data(X, Y)
     double = net.dtype == np.float64
     h = (1e-3 if double else 1e-2) if eps is None else check_positive(eps, "eps")

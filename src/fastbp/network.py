@@ -9,6 +9,7 @@ the optimiser's state, and hands predictions, losses and gradients to
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,20 +20,25 @@ from fastbp import _engine
 from fastbp._training import EpochRun, History, check_settings
 from fastbp._validation import (
     as_matrix,
+    check_bytes,
     check_seed,
     check_targets,
+    objects_as_float,
     raise_not_finite,
+    refuse_masked,
 )
 from fastbp.activations import ACTIVATIONS, LOSSES, RELU_FAMILY
-from fastbp.architecture import Architecture
+from fastbp.architecture import FIELDS, Architecture
 from fastbp.optimizers import Optimizer
 
 _PREDICT_OK = _engine.PREDICT_STATUS["ok"]
 _PREDICT_BAD_INPUT = _engine.PREDICT_STATUS["bad_input"]
 
 # Rows that predict, loss and gradients push through the engine at a time, so
-# their work buffers stay small whatever the number of samples.
+# their work buffers stay small whatever the number of samples: CHUNK_ROWS, or
+# as many as take CHUNK_BYTES in a network wider than that allows (at least one).
 CHUNK_ROWS = 1024
+CHUNK_BYTES = 2**26
 
 
 def _overflow(what: str, *arrays: np.ndarray) -> ValueError:
@@ -41,6 +47,18 @@ def _overflow(what: str, *arrays: np.ndarray) -> ValueError:
         f"{what} overflowed to infinity or NaN although every input is finite: values of "
         f"magnitude up to {largest:.3g} are too large for this network's parameters in its "
         "dtype; scale the data down (e.g. to unit variance)"
+    )
+
+
+def _check_parameter_bytes(architecture: Architecture) -> None:
+    """Refuse a network whose parameters cannot be allocated, with the float64
+    draw of a layer's initial weights that building it takes (counted exactly)."""
+    sizes, n_params = architecture.sizes, architecture.n_params
+    draw = max(n_in * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    check_bytes(
+        n_params * np.dtype(architecture.dtype).itemsize + draw * 8,
+        f"a network of sizes {str(list(sizes)):.80} ({n_params:,} parameters in "
+        f"{architecture.dtype}, and the float64 draw of its largest layer's initial weights)",
     )
 
 
@@ -56,6 +74,36 @@ def layer_views(
         biases.append(flat[offset : offset + n_out])
         offset += n_out
     return weights, biases
+
+
+class LayerViews(list):  # type: ignore[type-arg]
+    """A list of a network's per-layer views whose items are written, never rebound.
+
+    ``views[l] = value`` copies ``value``, checked by ``check(value, name,
+    shape)``, into the view ``l``; so does ``views[l] += ...``.  The network
+    hands out a new list each time, so changing the list itself (``append``,
+    ``del``) changes nothing in the network.  A copy or pickle is a plain list.
+    """
+
+    def __init__(
+        self, views: list[np.ndarray], name: str, check: Callable[[Any, str, tuple[int, ...]], Any]
+    ) -> None:
+        super().__init__(views)
+        self._name = name
+        self._check = check
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice) or not isinstance(index, numbers.Integral):
+            raise TypeError(
+                f"{self._name} are assigned one layer at a time: "
+                f"{self._name}[l] = array; got the index {index!r}"
+            )
+        layer = range(len(self))[index]  # IndexError out of range
+        view = self[layer]
+        view[...] = self._check(value, f"{self._name}[{layer}]", view.shape)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (list(self),))
 
 
 class Network:
@@ -114,9 +162,13 @@ class Network:
         self._sizes = self.architecture.sizes
         self._dtype = np.dtype(self.architecture.dtype)
         self.seed = check_seed(seed)
+        _check_parameter_bytes(self.architecture)
+        row_bytes = self.architecture.n_units * self._dtype.itemsize
+        self._chunk_rows = max(1, min(CHUNK_ROWS, CHUNK_BYTES // row_bytes))
         codes = [ACTIVATIONS[name] for name in self.architecture.layer_activations]
         self._layout = _engine.Layout(self.sizes, codes, LOSSES[loss])
-        self._set_params(np.zeros(self._layout.n_params, dtype=self.dtype))
+        self._params = np.zeros(self._layout.n_params, dtype=self.dtype)
+        self._weights, self._biases = layer_views(self.sizes, self._params)
         self._init_params(weights, biases)
         self._lock = threading.Lock()
         self._workspace: dict[str, np.ndarray] = {}
@@ -125,56 +177,90 @@ class Network:
 
     # -- parameters ---------------------------------------------------------
 
-    def _set_params(self, params: np.ndarray) -> None:
-        self.params = params
-        self.weights, self.biases = layer_views(self.sizes, params)
+    @property
+    def params(self) -> np.ndarray:
+        """All weights and biases in one flat array, layer by layer: W(l) row-major, then b(l).
+
+        Writable in place.  ``net.params = values`` copies the values in,
+        checked like the constructor's ``weights``: shape ``(n_params,)``, real
+        numbers, finite and representable in the network's dtype.
+        """
+        return self._params
+
+    @params.setter
+    def params(self, values: Any) -> None:
+        self._params[...] = self._given(values, "params", self._params.shape)
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Per-layer ``(n_in, n_out)`` weight matrices: views into ``params``.
+
+        Assigning the list (``net.weights = [...]``) or one item
+        (``net.weights[0] = W``) copies the values into the views, checked like
+        the constructor's ``weights``.
+        """
+        return LayerViews(self._weights, "weights", self._given)
+
+    @weights.setter
+    def weights(self, values: Any) -> None:
+        self._store_layers("weights", values, self._weights)
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """Per-layer ``(n_out,)`` bias vectors: views into ``params``, assigned like ``weights``."""
+        return LayerViews(self._biases, "biases", self._given)
+
+    @biases.setter
+    def biases(self, values: Any) -> None:
+        self._store_layers("biases", values, self._biases)
+
+    def _store_layers(self, name: str, given: Any, views: list[np.ndarray]) -> None:
+        """Copy one array per layer into ``views``, once every one of them is checked."""
+        n_layers = len(views)
+        if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+            raise TypeError(
+                f"{name} must be a list of {n_layers} arrays, one per layer; got {given!r:.80}"
+            )
+        if len(given) != n_layers:
+            raise ValueError(
+                f"{name} must be a list of {n_layers} arrays, one per layer; "
+                f"got {len(given)} entries"
+            )
+        arrays = [
+            self._given(value, f"{name}[{l}]", view.shape)
+            for l, (value, view) in enumerate(zip(given, views))
+        ]
+        for view, array in zip(views, arrays):
+            view[...] = array
 
     def _init_params(self, weights: Any, biases: Any) -> None:
-        rng = np.random.default_rng(self.seed)
-        n_layers = len(self.sizes) - 1
-        for name, given in (("weights", weights), ("biases", biases)):
-            if given is None:
-                continue
-            if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
-                raise TypeError(
-                    f"{name} must be a list of {n_layers} arrays, one per layer; got {given!r:.80}"
-                )
-            if len(given) != n_layers:
-                raise ValueError(
-                    f"{name} must be a list of {n_layers} arrays, one per layer; "
-                    f"got {len(given)} entries"
-                )
-        layer_activations = self.architecture.layer_activations
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            n_in, n_out = W.shape
-            if weights is None:
-                if layer_activations[l] in RELU_FAMILY:
-                    limit = np.sqrt(6.0 / n_in)
-                else:
-                    limit = np.sqrt(6.0 / (n_in + n_out))
-                W[...] = rng.uniform(-limit, limit, size=W.shape)
-            else:
-                W[...] = self._given(weights[l], f"weights[{l}]", (n_in, n_out))
-            if biases is not None:
-                b[...] = self._given(biases[l], f"biases[{l}]", (n_out,))
+        """Glorot- or He-uniform weights (or the given ones), zero (or the given) biases."""
+        if weights is None:
+            rng = np.random.default_rng(self.seed)
+            for W, activation in zip(self._weights, self.architecture.layer_activations):
+                n_in, n_out = W.shape
+                fan = n_in if activation in RELU_FAMILY else n_in + n_out
+                W[...] = rng.uniform(-np.sqrt(6.0 / fan), np.sqrt(6.0 / fan), size=W.shape)
+        else:
+            self.weights = weights
+        if biases is not None:
+            self.biases = biases
 
     def _given(self, value: Any, name: str, shape: tuple[int, ...]) -> np.ndarray:
         not_numbers = TypeError(f"{name} must be an array of (real) numbers of shape {shape}")
+        refuse_masked(value, name)
         try:
             array = np.asarray(value)
-            real = array.dtype.kind in "biufO"
-            if real:
-                array = array.astype(np.float64)
-        except OverflowError:
-            raise ValueError(f"{name} has values too large for float64") from None
         except (TypeError, ValueError):
             raise not_numbers from None
-        if not real:
+        if array.dtype.kind == "O":
+            array = objects_as_float(array, name)
+        elif array.dtype.kind not in "biuf":
             raise not_numbers
         if array.shape != shape:
             raise ValueError(f"{name} has shape {array.shape}; expected {shape}")
         if not np.isfinite(array).all():
-            raise ValueError(f"{name} contains NaN or infinity; every value must be finite")
+            raise_not_finite(name)
         with np.errstate(over="ignore"):
             converted = array.astype(self.dtype)
         if not np.isfinite(converted).all():
@@ -224,11 +310,16 @@ class Network:
     # -- pickling: the configuration and the parameters, never C state -------
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.architecture.to_dict(), "seed": self.seed, "params": self.params.copy()}
+        return {
+            **self.architecture.to_dict(),
+            "sizes": self.sizes,
+            "seed": self.seed,
+            "params": self.params.copy(),
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        architecture = Architecture.from_dict(state)
-        self.__init__(**architecture.to_dict(), seed=state["seed"])  # type: ignore[misc]
+        architecture = {name: state[name] for name in FIELDS}
+        self.__init__(**architecture, seed=state["seed"])  # type: ignore[misc]
         params = np.asarray(state["params"], dtype=self.dtype)
         if params.shape != self.params.shape:
             raise ValueError("the pickled parameters do not match the pickled architecture")
@@ -280,7 +371,7 @@ class Network:
         infinity or NaN: predict never returns either.
         """
         X = as_matrix(X, "X", self._dtype, self._sizes[0], check_finite=False)
-        status, out = self._layout.predict(self.params, X, CHUNK_ROWS)
+        status, out = self._layout.predict(self._params, X, self._chunk_rows)
         if status == _PREDICT_OK:
             return out
         if status == _PREDICT_BAD_INPUT:
@@ -297,7 +388,7 @@ class Network:
 
     def _loss_total(self, X: np.ndarray, Y: np.ndarray) -> float:
         """The summed per-sample loss over arrays already checked by ``_data``."""
-        rows = min(X.shape[0], CHUNK_ROWS)
+        rows = min(X.shape[0], self._chunk_rows)
         return float(_engine.loss_sum(self._layout, self.params, X, Y, self._buffer(rows), rows))
 
     def gradients(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -311,7 +402,7 @@ class Network:
     def flat_gradient(self, X: Any, Y: Any) -> np.ndarray:
         """Gradient of :meth:`loss` as one array laid out like ``params``."""
         X, Y = self._data(X, Y)
-        rows = min(X.shape[0], CHUNK_ROWS)
+        rows = min(X.shape[0], self._chunk_rows)
         grad = np.empty_like(self.params)
         total = _engine.gradient_into(
             self._layout, self.params, X, Y, grad, self._buffer(rows), self._buffer(rows), rows
@@ -322,16 +413,37 @@ class Network:
 
     # -- training -----------------------------------------------------------
 
+    def _workspace_lengths(self, rows: int, n_in: int, n_out: int) -> dict[str, int]:
+        """The length of each work buffer of training in batches of ``rows``."""
+        n_units = self._layout.n_units
+        return {
+            "acts": rows * n_units,
+            "deltas": rows * n_units,
+            "xb": rows * n_in,
+            "yb": rows * n_out,
+            "swb": rows,
+            "backup": 2 * self.params.size,
+        }
+
+    def _check_training_bytes(self, rows: int, n_in: int, optimizer: Optimizer) -> None:
+        """Refuse, before anything is allocated, a training call whose buffers and
+        the parameters cannot all be allocated: the work buffers, the parameters
+        and their copy at the start, and the optimiser's gradient and state with
+        the copy of that state kept for a rollback (counted in Python ints)."""
+        workspace = sum(self._workspace_lengths(rows, n_in, self.n_outputs).values())
+        copies = (3 + 2 * len(optimizer.state)) * self.params.size
+        check_bytes(
+            (workspace + copies) * self.dtype.itemsize,
+            f"training in batches of {rows:,} rows with the {optimizer.name!r} optimiser",
+        )
+
     def _training_buffers(self, rows: int, n_in: int, n_out: int) -> dict[str, np.ndarray]:
         """Work buffers for batches of ``rows``, kept and reused across calls."""
         if self._workspace_rows != rows:
+            lengths = self._workspace_lengths(rows, n_in, n_out)
+            self._workspace, self._workspace_rows = {}, 0  # the old ones go first
             self._workspace = {
-                "acts": self._buffer(rows),
-                "deltas": self._buffer(rows),
-                "xb": np.empty(rows * n_in, dtype=self.dtype),
-                "yb": np.empty(rows * n_out, dtype=self.dtype),
-                "swb": np.empty(rows, dtype=self.dtype),
-                "backup": np.empty(2 * self.params.size, dtype=self.dtype),
+                name: np.empty(length, dtype=self.dtype) for name, length in lengths.items()
             }
             self._workspace_rows = rows
         return self._workspace
@@ -397,6 +509,8 @@ class Network:
         X, Y : array-like of shape (n_samples, n_inputs) and (n_samples, n_outputs)
         epochs : int
             Passes over the data (at most, when training may stop early).
+            Unless it may stop early (a stopping rule or a callback), a number
+            whose history (56 bytes an epoch) would not fit in memory is refused.
         batch_size : int or None
             Samples per update: 1 is online learning, None (or at least the
             number of samples) full-batch gradient descent.  A batch's gradient
@@ -432,7 +546,12 @@ class Network:
             rate is at most 1e-6.
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each sample in the loss and gradient; a
-            batch's gradient is divided by its weight sum.
+            batch's gradient is divided by its weight sum.  Weights are
+            relative: they are divided by the largest first (so ``c * w``
+            trains exactly like ``w``, and the largest weight counts as one
+            sample in the L2 penalty's ``alpha / batch``); weights whose
+            smallest positive one is less than the dtype's smallest normal
+            number times the largest are refused.
         validation_data : (X_val, Y_val), optional
             Evaluated after each epoch into ``history.val_loss``.
         score : callable, optional
@@ -492,18 +611,18 @@ class Network:
         return EpochRun(self, X, Y, settings).run()
 
 
-def _check_network(net: Any) -> None:
+def check_network(net: Any) -> None:
     if not isinstance(net, Network):
         raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
 
 
 def train(net: Network, X: Any, Y: Any, **kwargs: Any) -> list[float]:
     """Functional form of :meth:`Network.train`."""
-    _check_network(net)
+    check_network(net)
     return net.train(X, Y, **kwargs)
 
 
 def predict(net: Network, X: Any) -> np.ndarray:
     """Functional form of :meth:`Network.predict`."""
-    _check_network(net)
+    check_network(net)
     return net.predict(X)

@@ -248,9 +248,9 @@ def _weight_strokes(
 
 def _layer_labels(net: Network) -> list[str]:
     """The caption of each layer: its role and, past the input, its activation."""
-    n_hidden = len(net.sizes) - 2
-    hidden = [f"hidden {k}\n{net.activation}" for k in range(1, n_hidden + 1)]
-    return ["input", *hidden, f"output\n{net.output_activation}"]
+    *hidden, output = net.architecture.layer_activations
+    roles = [f"hidden {k}" for k in range(1, len(hidden) + 1)]
+    return ["input", *(f"{role}\n{name}" for role, name in zip(roles, hidden)), f"output\n{output}"]
 
 
 def _draw_layer(

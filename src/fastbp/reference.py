@@ -279,12 +279,15 @@ class Network:
         """Mini-batch gradient descent; the mean loss seen in each epoch.
 
         The optimisers, the L2 penalty ``alpha``, the ``invscaling`` schedule and
-        sample weights mean what they mean in :meth:`fastbp.Network.train`, and
-        the optimiser's state carries over to the next call in the same way.
+        sample weights mean what they mean in :meth:`fastbp.Network.train`
+        (relative: each is divided by the largest), and the optimiser's state
+        carries over to the next call in the same way.
         """
         X, Y = _rows(X), _rows(Y)
         n = len(X)
         sw = [1.0] * n if sample_weight is None else [float(w) for w in sample_weight]
+        largest = max(sw)
+        sw = [w / largest for w in sw]
         batch = n if batch_size is None else min(batch_size, n)
         shuffle_on = shuffle and batch < n
         state = (seed if seed is not None else random.getrandbits(64)) & _MASK64
@@ -309,8 +312,9 @@ class Network:
             for start in range(0, n, batch):
                 members = order[start : start + batch]
                 weight_sum = sum(sw[k] for k in members)
-                if weight_sum > 0.0:  # a batch of zero weight teaches nothing
-                    total += self._batch_update(X, Y, members, weight_sum, opt, rate, settings)
+                if weight_sum == 0.0:  # a batch of zero weight teaches nothing
+                    continue
+                total = self._batch_update(X, Y, members, weight_sum, opt, rate, settings, total)
             opt["samples"] += n
             history.append(total / sum(sw))
         return history
@@ -324,17 +328,19 @@ class Network:
         opt: dict[str, Any],
         rate: float,
         settings: dict[str, Any],
+        total: float,
     ) -> float:
-        """One optimiser step on the batch ``members``; returns its summed (weighted) loss."""
+        """One optimiser step on the batch ``members``; returns ``total`` plus its
+        summed (weighted) loss, added sample by sample."""
         params = self._flat(self.weights, self.biases)
         is_weight, alpha = settings["is_weight"], settings["alpha"]
-        loss, grad = self._batch_gradient(X, Y, members, settings["weights"], weight_sum)
+        total, grad = self._batch_gradient(X, Y, members, settings["weights"], weight_sum, total)
         if alpha > 0:
-            loss += 0.5 * alpha * sum(p * p for p, w in zip(params, is_weight) if w)
+            total += 0.5 * alpha * sum(p * p for p, w in zip(params, is_weight) if w)
         grad = _regularised(grad, params, is_weight, alpha / weight_sum, settings["train_biases"])
         opt["t"] += 1
         self._unflat(_update(params, grad, opt, rate, **settings["hyper"]))
-        return loss
+        return total
 
     def _optimizer_for(self, optimizer: Optimizer) -> dict[str, Any]:
         """The state of ``optimizer``, kept from the last call while it stays the same."""
@@ -348,10 +354,15 @@ class Network:
         return opt
 
     def _batch_gradient(
-        self, X: Matrix, Y: Matrix, members: list[int], sw: list[float] | None, weight_sum: float
+        self,
+        X: Matrix,
+        Y: Matrix,
+        members: list[int],
+        sw: list[float] | None,
+        weight_sum: float,
+        total: float,
     ) -> tuple[float, list[float]]:
-        """The batch's summed (weighted) loss and its mean gradient, flat."""
-        total = 0.0
+        """``total`` plus the batch's summed (weighted) loss, and its mean gradient, flat."""
         nabla_w, nabla_b = self._zero_nablas()
         for k in members:
             if sw is None:

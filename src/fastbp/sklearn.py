@@ -31,7 +31,16 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from fastbp._training import History
-from fastbp._validation import check_choice, check_dtype, check_int, check_real
+from fastbp._validation import (
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_nonnegative,
+    check_real,
+    refuse_masked,
+    sample_weight_values,
+)
 from fastbp.network import Network
 from fastbp.optimizers import OPTIMIZERS, SCHEDULES, SOLVERS
 
@@ -46,6 +55,9 @@ _ACTIVATIONS = {
 }
 _OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
 _SEED_LIMIT = 2**32 - 1
+# Probabilities are clipped to this before a division or a log: a saturated
+# output gives a finite log-probability (scikit-learn's log_loss clips too).
+_MIN_PROBABILITY = np.finfo(np.float64).tiny
 
 
 def _validate_data(estimator: BaseEstimator, *data: Any, **options: Any) -> Any:
@@ -55,7 +67,11 @@ def _validate_data(estimator: BaseEstimator, *data: Any, **options: Any) -> Any:
     scikit-learn's finiteness check (a sum: inf - inf is NaN) with a clear
     ValueError; numpy's warnings on the way add nothing.  Python ints too
     large for a float (in an object array) raise OverflowError in the cast.
+    Masked arrays are refused, as by :class:`fastbp.Network`: scikit-learn
+    would drop their masks.
     """
+    for value, name in zip(data, ("X", "y")):
+        refuse_masked(value, name)
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             return validate_data(estimator, *data, **options)
@@ -169,6 +185,8 @@ class _BaseBP(BaseEstimator):
         check_choice(self.learning_rate, "learning_rate", SCHEDULES)
         check_choice(self.loss, "loss", self._losses)
         check_dtype(self.dtype)
+        for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+            check_bool(getattr(self, flag), flag)
         check_int(self.max_iter, "max_iter", 1)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             check_int(self.batch_size, "batch_size", 1)
@@ -218,6 +236,44 @@ class _BaseBP(BaseEstimator):
         self.validation_scores_: list[float] | None = [] if self.early_stopping else None
         self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
 
+    def _check_unchanged(self, hidden: tuple[int, ...], continuing: str) -> None:
+        """Refuse to continue the fitted network once a parameter that built it changed.
+
+        scikit-learn's MLP silently keeps the old layers; fastbp says so instead.
+        """
+        net = self.network_
+        built_with = {
+            "hidden_layer_sizes": (net.sizes[1:-1], hidden),
+            "activation": (net.activation, _ACTIVATIONS[self.activation]),
+            "loss": (net.loss_name, self.loss),
+            "dtype": (net.dtype.name, check_dtype(self.dtype).name),
+        }
+        for name, (fitted, now) in built_with.items():
+            if fitted != now:
+                raise ValueError(
+                    f"{continuing} continues the fitted network, but {name} changed: the "
+                    f"network was built with {fitted!r}, {name} is now {getattr(self, name)!r}; "
+                    f"set {name} back, or fit a new network with warm_start=False"
+                )
+
+    def _l2_alpha(self, sw: Any, n: int) -> float:
+        """``alpha`` for Network.train, so that sample weights follow scikit-learn's
+        convention: the L2 penalty is divided by the batch's weight sum (a weight
+        of 2 counts as the sample twice).  Network.train divides the weights by
+        the largest first, so alpha is divided by it too."""
+        alpha = check_nonnegative(self.alpha, "alpha")
+        largest = 0.0 if sw is None else float(sample_weight_values(sw, n).max())
+        if alpha == 0.0 or largest == 0.0:  # no weights, or all zero: refused in train
+            return alpha
+        dtype = self.network_.dtype
+        if alpha / largest > float(np.finfo(dtype).max):  # Python floats: inf, no warning
+            raise ValueError(
+                f"sample_weight is too small for alpha={alpha}: the L2 penalty is divided "
+                f"by the weights' sum (scikit-learn's convention), and alpha divided by the "
+                f"largest weight ({largest:.3g}) is beyond {dtype.name}; scale the weights up"
+            )
+        return alpha / largest
+
     def _batch_size(self, n: int) -> int | None:
         """``batch_size``, with "auto" as min(200, n) -- or full batches for Rprop."""
         if self.batch_size != "auto":
@@ -258,8 +314,8 @@ class _BaseBP(BaseEstimator):
             learning_rate=self.learning_rate_init, shuffle=self.shuffle,
             seed=int(self._rng.randint(_SEED_LIMIT)),
             optimizer=self.solver, momentum=self.momentum,
-            nesterov=bool(self.nesterovs_momentum), beta_1=self.beta_1, beta_2=self.beta_2,
-            epsilon=self.epsilon, alpha=self.alpha,
+            nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
+            epsilon=self.epsilon, alpha=self._l2_alpha(sw, X.shape[0]),
             schedule=self.learning_rate if sgd else "constant", power_t=self.power_t,
             sample_weight=sw, score=score, early_stopping=stopping and self.early_stopping,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change if stopping else None,
@@ -280,10 +336,14 @@ class _BaseBP(BaseEstimator):
         """Train on X, y for up to ``max_iter`` epochs; return the estimator.
 
         With ``warm_start`` a fitted estimator continues from its parameters
-        (the optimiser starts afresh, as in scikit-learn).
+        (the optimiser starts afresh, as in scikit-learn); a
+        ``hidden_layer_sizes``, ``activation``, ``loss`` or ``dtype`` changed
+        since raises ``ValueError`` (scikit-learn's MLP would ignore it).
         """
         hidden = self._check_params()
         warm = self.warm_start and hasattr(self, "network_")
+        if warm:
+            self._check_unchanged(hidden, "warm_start=True")
         X, y = self._validate(X, y, reset=not warm)
         Y = self._encode(y, fitting=not warm)
         if warm:
@@ -306,6 +366,8 @@ class _BaseBP(BaseEstimator):
         if self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit")
         first = not hasattr(self, "network_")
+        if not first:
+            self._check_unchanged(hidden, "partial_fit")
         X, y = self._validate(X, y, reset=first)
         Y = self._encode(y, fitting=first, classes=classes)
         if first:
@@ -314,8 +376,14 @@ class _BaseBP(BaseEstimator):
         return self
 
     def _outputs(self, X: Any) -> np.ndarray:
+        """The fitted network's outputs for X, read in the network's dtype.
+
+        ``dtype`` is checked as ``fit`` checks it, so that a value set after
+        ``fit`` is refused rather than ignored.
+        """
         check_is_fitted(self)
-        X = _validate_data(self, X, dtype=np.dtype(self.dtype), reset=False)
+        check_dtype(self.dtype)
+        X = _validate_data(self, X, dtype=self.network_.dtype, reset=False)
         return self.network_.predict(X)
 
 
@@ -454,14 +522,17 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
             return np.column_stack([1.0 - p[:, 0], p[:, 0]])
         if self.out_activation_ == "logistic" and self._binarizer.y_type_ == "multiclass":
             # sigmoid outputs trained on squared error: normalise them into probabilities
-            p = np.maximum(p, np.finfo(np.float64).tiny)
+            p = np.maximum(p, _MIN_PROBABILITY)
             p /= p.sum(axis=1, keepdims=True)
         return p
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        """Logarithm of :meth:`predict_proba`, always finite.
+
+        A saturated output (a probability that is 0 in float64) is clipped to
+        the smallest normal float64 first, so its log is about -708, not -inf.
+        """
+        return np.log(np.maximum(self.predict_proba(X), _MIN_PROBABILITY))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
