@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -286,27 +287,7 @@ class _BaseBP(BaseEstimator):
         """Run Network.train with the estimator's settings; record the fitted attributes."""
         score = None
         if stopping and self.early_stopping:
-            stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
-            parts = train_test_split(
-                X,
-                Y,
-                y,
-                *([] if sw is None else [sw]),
-                test_size=self.validation_fraction,
-                random_state=self._rng,
-                stratify=stratify,
-            )
-            X, X_val, Y, _, _, y_val = parts[:6]
-            sw, sw_val = (None, None) if sw is None else parts[6:8]
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    f"the validation set of {X_val.shape[0]} sample(s) is too small; "
-                    "increase validation_fraction or the number of samples"
-                )
-
-            def score(net: Network) -> float:
-                return self._validation_score(net.predict(X_val), y_val, sw_val)
-
+            X, Y, sw, score = self._hold_out(X, Y, y, sw)
         sgd = self.solver == "sgd"
         history = self.network_.train(
             X, Y, epochs=epochs,
@@ -321,8 +302,40 @@ class _BaseBP(BaseEstimator):
             tol=self.tol, n_iter_no_change=self.n_iter_no_change if stopping else None,
             verbose=bool(self.verbose),
         )  # fmt: skip
+        self._record(history, X.shape[0])
+        return history
+
+    def _hold_out(
+        self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, sw: Any
+    ) -> tuple[np.ndarray, np.ndarray, Any, Callable[[Network], float]]:
+        """Split off the validation set of early stopping: the training part and its score."""
+        stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
+        parts = train_test_split(
+            X,
+            Y,
+            y,
+            *([] if sw is None else [sw]),
+            test_size=self.validation_fraction,
+            random_state=self._rng,
+            stratify=stratify,
+        )
+        X, X_val, Y, _, _, y_val = parts[:6]
+        sw, sw_val = (None, None) if sw is None else parts[6:8]
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                f"the validation set of {X_val.shape[0]} sample(s) is too small; "
+                "increase validation_fraction or the number of samples"
+            )
+
+        def score(net: Network) -> float:
+            return self._validation_score(net.predict(X_val), y_val, sw_val)
+
+        return X, Y, sw, score
+
+    def _record(self, history: History, n_samples: int) -> None:
+        """The fitted attributes that a training call adds to."""
         self.n_iter_ += len(history)
-        self.t_ += len(history) * X.shape[0]
+        self.t_ += len(history) * n_samples
         self.loss_curve_.extend(history)
         self.loss_ = history[-1]
         if self.validation_scores_ is not None:
@@ -330,7 +343,6 @@ class _BaseBP(BaseEstimator):
             self.best_validation_score_ = max(self.validation_scores_, default=-np.inf)
         else:
             self.best_loss_ = min(self.loss_curve_)
-        return history
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseBP:
         """Train on X, y for up to ``max_iter`` epochs; return the estimator.
