@@ -29,6 +29,11 @@ Design:
    then applies one optimiser kernel (csrc/) over the flat buffer, with its
    state (velocity, Adam moments, Rprop steps) in buffers laid out like the
    parameters.  Either way a whole epoch runs without the GIL or allocation.
+5. Long passes go in parts, with a check for a pending signal (Ctrl-C) between
+   them (see SIGNAL_CHECK_WORK): the chunks of predict, loss and gradient, and
+   of a long batch, whose gradient is summed part by part before the update
+   (plain SGD too), so that an interrupted batch leaves the parameters of the
+   last complete update.
 
 Layout.  The parameters of all layers live in one flat buffer: for each layer
 l, W(l) (n_in x n_out, row-major) followed by b(l) (n_out).  Work buffers hold,
@@ -39,7 +44,12 @@ from cython cimport floating
 from libc.math cimport NAN, isfinite, pow, sqrt
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcpy, memset
-from cpython.exc cimport PyErr_CheckSignals
+
+cdef extern from "Python.h":
+    # Runs the pending signal handlers; -1 when one raised, its exception left set.
+    # Declared without ``except -1`` so that poll_signals can hold on to that
+    # exception and stop the nogil work cleanly before raise_pending raises it.
+    int run_signal_handlers "PyErr_CheckSignals" () noexcept
 
 import threading
 
@@ -96,16 +106,30 @@ OPTIMIZER_STATE = {OPT_SGD: 0, OPT_MOMENTUM: 1, OPT_ADAM: 2, OPT_RPROP: 2}
 RPROP_CONSTANTS = {"increase": FBP_RPROP_INCREASE, "decrease": FBP_RPROP_DECREASE,
                    "step_min": FBP_RPROP_STEP_MIN, "step_max": FBP_RPROP_STEP_MAX}
 
-# Work, in (rows x parameters) of a batch, between two checks for a pending
-# signal such as Ctrl-C; about a millisecond of arithmetic.  Only the main
-# thread of the main interpreter runs Python's signal handlers, so threads
-# started by ``threading`` other than the main one skip the check and the GIL
-# it takes, which two networks training in two threads would otherwise pass
-# back and forth.  Threads ``threading`` did not start (the real main thread
-# when a worker imported ``threading`` first, threads started from C) keep
-# checking: where the check cannot act it costs only the GIL.
+# Work, in multiply-adds (or their time), between two checks for a pending
+# signal such as Ctrl-C: about a millisecond of arithmetic.  A row costs
+# ``n_params`` of them through the forward pass and ``TRAIN_ROW_WORK * n_params``
+# through a training step, and every batch ``STEP_WORK + STEP_PARAM_WORK *
+# n_params`` more: what a step of a tiny network costs, and its passes over the
+# parameters, which bound a step of one row by memory.  Checking a value for NaN
+# costs FINITE_CHECK_WORK (it reads memory).  Long passes -- a large predict,
+# loss or gradient, a long batch -- go in parts of about SIGNAL_CHECK_WORK (see
+# part_rows), checked between them; a part is never shorter than MIN_PART_ROWS
+# rows, below which BLAS loses speed.
+#
+# Only the main thread of the main interpreter runs Python's signal handlers, so
+# threads started by ``threading`` other than the main one skip the check and
+# the GIL it takes, which two networks training in two threads would otherwise
+# pass back and forth.  Threads ``threading`` did not start (the real main
+# thread when a worker imported ``threading`` first, threads started from C)
+# keep checking: where the check cannot act it costs only the GIL.
 cdef enum:
-    SIGNAL_CHECK_WORK = 10_000_000
+    SIGNAL_CHECK_WORK = 1 << 25
+    TRAIN_ROW_WORK = 3
+    STEP_WORK = 4096
+    STEP_PARAM_WORK = 16
+    FINITE_CHECK_WORK = 32
+    MIN_PART_ROWS = 256
     PREDICT_OK = 0
     PREDICT_BAD_INPUT = 1
     PREDICT_OVERFLOW = 2
@@ -116,11 +140,19 @@ cdef enum:
 cdef struct Net:
     int n_layers
     int loss
+    Py_ssize_t n_params
     const Py_ssize_t *sizes     # n_layers + 1 widths, input first
     const Py_ssize_t *w_off     # where W(l) starts in the parameter buffer
     const Py_ssize_t *b_off     # where b(l) starts
     const Py_ssize_t *unit_off  # where layer l starts in a work buffer, per row of capacity
     const int *act              # activation code of each layer
+
+
+cdef struct Signals:
+    # The checks for a pending signal of one call (see SIGNAL_CHECK_WORK).
+    bint enabled      # this thread may run Python's signal handlers
+    Py_ssize_t work   # multiply-adds since the last check
+    bint raised       # a handler raised: its exception is set, for raise_pending
 
 
 cdef struct Rows:
@@ -169,11 +201,12 @@ cdef class Layout:
         self.n_out = self.sizes[n_layers]
 
     def predict(self, cnp.ndarray params, cnp.ndarray X, Py_ssize_t cap):
-        """``(status, outputs)`` for X, computed ``cap`` rows at a time.
+        """``(status, outputs)`` for X, computed ``cap`` rows at a time (fewer
+        when a part of a long pass is shorter, see part_rows).
 
         ``status`` is PREDICT_OK, PREDICT_BAD_INPUT when X holds NaN or infinity
-        (nothing was computed), or PREDICT_OVERFLOW when finite inputs gave
-        outputs that are not.
+        (the outputs are not to be used), or PREDICT_OVERFLOW when finite inputs
+        gave outputs that are not.  A pending signal raises between parts.
 
         X must be a C-contiguous 2-D array of the parameters' dtype with
         ``n_in`` columns, as ``Network.predict`` makes it.  This one call checks,
@@ -189,7 +222,11 @@ cdef class Layout:
         cdef Py_ssize_t n = cnp.PyArray_DIM(X, 0)
         if n < 1 or cap < 1:
             raise ValueError("predict needs at least one sample and cap >= 1")
-        cap = min(cap, n)
+        cdef Net net = self.net()
+        cdef Py_ssize_t row_work = predict_row_work(&net)
+        cap = min(cap, chunk_rows(n, row_work))
+        cdef Signals sig
+        start_signal_checks(&sig, <double>n * row_work)
         cdef cnp.npy_intp shape[2]
         shape[0] = n
         shape[1] = self.n_out
@@ -202,7 +239,6 @@ cdef class Layout:
         if need > sizeof(stack):
             heap = np.empty(need, dtype=np.uint8)
             work = cnp.PyArray_DATA(heap)
-        cdef Net net = self.net()
         cdef void *p = cnp.PyArray_DATA(params)
         cdef void *x = cnp.PyArray_DATA(X)
         cdef void *o = cnp.PyArray_DATA(out)
@@ -210,16 +246,19 @@ cdef class Layout:
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
                 status = _predict[double](&net, <double *>p, <double *>x, n, cap,
-                                          <double *>work, <double *>o)
+                                          <double *>work, <double *>o, &sig)
             else:
                 status = _predict[float](&net, <float *>p, <float *>x, n, cap,
-                                         <float *>work, <float *>o)
+                                         <float *>work, <float *>o, &sig)
+        if sig.raised:
+            raise_pending()
         return status, out
 
     cdef Net net(self):
         cdef Net n
         n.n_layers = self.act.shape[0]
         n.loss = self.loss
+        n.n_params = self.n_params
         n.sizes = &self.sizes[0]
         n.w_off = &self.w_off[0]
         n.b_off = &self.b_off[0]
@@ -230,6 +269,38 @@ cdef class Layout:
 
 # ---------------------------------------------------------------------------
 # The nogil core
+
+cdef bint poll_signals(Signals *sig) noexcept nogil:
+    """Run the pending signal handlers, where this thread may; whether one raised."""
+    sig.work = 0
+    if sig.enabled and not sig.raised:
+        with gil:
+            sig.raised = run_signal_handlers() < 0
+    return sig.raised
+
+
+cdef inline bint interrupted(Signals *sig, Py_ssize_t work) noexcept nogil:
+    """Count ``work`` multiply-adds and check for a signal every SIGNAL_CHECK_WORK;
+    whether a signal handler raised: the caller then stops, leaving no half-done
+    update, and its entry point calls raise_pending."""
+    sig.work += work
+    return poll_signals(sig) if sig.work >= SIGNAL_CHECK_WORK else sig.raised
+
+
+cdef inline Py_ssize_t part_rows(Py_ssize_t row_work) noexcept nogil:
+    """The rows of a part of a long pass whose rows cost ``row_work`` multiply-adds."""
+    return max(<Py_ssize_t>MIN_PART_ROWS, SIGNAL_CHECK_WORK // max(row_work, 1))
+
+
+cdef inline Py_ssize_t chunk_rows(Py_ssize_t rows, Py_ssize_t row_work) noexcept nogil:
+    """The rows of each chunk (the last holds the rest) of a pass over ``rows``
+    rows of ``row_work`` multiply-adds: all of them when they make less than
+    two parts, else a part."""
+    if rows < 2 * MIN_PART_ROWS:  # (no division for short passes)
+        return rows
+    cdef Py_ssize_t part = part_rows(row_work)
+    return rows if rows < 2 * part else part
+
 
 cdef bint rows_finite(const floating *data, const int64_t *index, Py_ssize_t rows,
                       Py_ssize_t n_in) noexcept nogil:
@@ -280,21 +351,32 @@ cdef bint forward(const Net *net, const floating *params, const Rows *x,
     return True
 
 
+cdef inline Py_ssize_t predict_row_work(const Net *net) noexcept nogil:
+    """What predicting a row costs: its forward pass and the checks of its input and output."""
+    return net.n_params + (net.sizes[0] + net.sizes[net.n_layers]) * FINITE_CHECK_WORK
+
+
 cdef int _predict(const Net *net, const floating *params, const floating *X, Py_ssize_t n,
-                  Py_ssize_t cap, floating *acts, floating *out) noexcept nogil:
-    """Outputs of X into ``out``, ``cap`` rows at a time; a PREDICT_* status."""
-    cdef Py_ssize_t i = 0, rows
+                  Py_ssize_t cap, floating *acts, floating *out, Signals *sig) noexcept nogil:
+    """Outputs of X into ``out``, ``cap`` rows at a time; a PREDICT_* status.
+
+    Bad input outranks overflow, wherever each is found.  Stops early, with any
+    status, on bad input or when a signal handler raised (``sig.raised``).
+    """
+    cdef Py_ssize_t i = 0, rows, n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
     cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
-    if not _all_finite(X, n * net.sizes[0]):
-        return PREDICT_BAD_INPUT
+    cdef bint overflow = False
     while i < n:
         rows = min(cap, n - i)
-        x.data = X + i * net.sizes[0]
-        forward(net, params, &x, rows, cap, acts, out + i * net.sizes[net.n_layers])
+        x.data = X + i * n_in
+        if not _all_finite(X + i * n_in, rows * n_in):
+            return PREDICT_BAD_INPUT
+        forward(net, params, &x, rows, cap, acts, out + i * n_out)
+        overflow = overflow or not _all_finite(out + i * n_out, rows * n_out)
         i += rows
-    if not _all_finite(out, n * net.sizes[net.n_layers]):
-        return PREDICT_OVERFLOW
-    return PREDICT_OK
+        if interrupted(sig, rows * predict_row_work(net)):
+            break
+    return PREDICT_OVERFLOW if overflow else PREDICT_OK
 
 
 cdef double step(const Net *net, floating *params, const Rows *x, const floating *y,
@@ -356,6 +438,36 @@ cdef double step(const Net *net, floating *params, const Rows *x, const floating
     return loss
 
 
+cdef double gradient(const Net *net, floating *params, Rows x, const floating *y,
+                     Py_ssize_t rows, Py_ssize_t chunk, Py_ssize_t cap, floating *acts,
+                     floating *deltas, floating *grad, floating scale, const floating *sw,
+                     Signals *sig) noexcept nogil:
+    """``grad = scale * dE/dparams``, E the summed (weighted) loss of ``rows``
+    samples, computed ``chunk`` rows at a time by ``step``; returns E.
+
+    ``params`` is only read.  After each chunk checks for a signal, and returns
+    NaN when a handler raised.  A result that is not finite leaves ``grad``
+    partly written.
+    """
+    cdef Py_ssize_t i = 0, n, n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
+    cdef double total = 0.0
+    while i < rows:
+        n = min(chunk, rows - i)
+        total += step(net, params, &x, y + i * n_out, n, cap, acts, deltas, grad, scale,
+                      <floating>(0.0 if i == 0 else 1.0), True,
+                      <const floating *>NULL if sw == NULL else sw + i)
+        if not isfinite(total):
+            return total
+        if interrupted(sig, n * TRAIN_ROW_WORK * net.n_params):
+            return NAN
+        i += n
+        if x.index != NULL:
+            x.index += n
+        else:
+            x.data = <const floating *>x.data + n * n_in
+    return total
+
+
 # ---------------------------------------------------------------------------
 # Entry points
 
@@ -364,9 +476,31 @@ cdef inline void _need(Py_ssize_t have, Py_ssize_t need, str what) except *:
         raise ValueError(f"{what} holds {have} values; at least {need} are needed")
 
 
+cdef bint may_run_signal_handlers():
+    """Whether this thread may run Python's signal handlers (see SIGNAL_CHECK_WORK)."""
+    thread = threading.current_thread()
+    return thread is threading.main_thread() or isinstance(thread, threading._DummyThread)
+
+
+cdef inline int start_signal_checks(Signals *sig, double work) except -1:
+    """Set up the signal checks of a call of at most ``work`` multiply-adds.
+    Finding out whether this thread may run signal handlers costs Python calls,
+    so a call too short to reach a check does not ask."""
+    sig.work = 0
+    sig.raised = False
+    sig.enabled = work >= SIGNAL_CHECK_WORK and may_run_signal_handlers()
+    return 0
+
+
+cdef int raise_pending() except -1:
+    """Raise the exception that a signal handler left set (see run_signal_handlers)."""
+    return -1
+
+
 def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X,
              const floating[:, ::1] Y, floating[::1] acts, Py_ssize_t cap):
-    """Sum over the samples of the per-sample loss."""
+    """Sum over the samples of the per-sample loss, ``cap`` rows at a time (fewer
+    when a part of a long pass is shorter); a pending signal raises between parts."""
     cdef Py_ssize_t n = X.shape[0], i, rows
     cdef int L
     cdef double total = 0.0
@@ -380,26 +514,37 @@ def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X
         raise ValueError("cap must be at least 1")
     cdef Net net = layout.net()
     cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
+    cdef Py_ssize_t chunk = min(cap, chunk_rows(n, net.n_params))
+    cdef Signals sig
+    start_signal_checks(&sig, <double>n * net.n_params)
     L = net.n_layers
     with nogil:
         i = 0
         while i < n:
-            rows = min(cap, n - i)
+            rows = min(chunk, n - i)
             x.data = &X[i, 0]
             forward(&net, &params[0], &x, rows, cap, &acts[0], <floating *>NULL)
             total += output_delta(&acts[0] + cap * net.unit_off[L - 1], &Y[i, 0],
                                   <floating *>NULL, rows, net.sizes[L], net.act[L - 1],
                                   net.loss)
             i += rows
+            if interrupted(&sig, rows * net.n_params):
+                break
+    if sig.raised:
+        raise_pending()
     return total
 
 
 def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
                   const floating[:, ::1] Y, floating[::1] grad, floating[::1] acts,
                   floating[::1] deltas, Py_ssize_t cap):
-    """Write the gradient of the mean loss over X into ``grad``; return the loss sum."""
-    cdef Py_ssize_t n = X.shape[0], i, rows
-    cdef double total = 0.0
+    """Write the gradient of the mean loss over X into ``grad``; return the loss sum.
+
+    Goes ``cap`` rows at a time (fewer when a part of a long pass is shorter); a
+    pending signal raises between parts.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef double total
     _need(params.shape[0], layout.n_params, "params")
     _need(grad.shape[0], layout.n_params, "grad")
     if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
@@ -409,17 +554,16 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
     if n == 0 or cap < 1:
         raise ValueError("a gradient needs at least one sample and cap >= 1")
     cdef Net net = layout.net()
-    cdef floating scale = <floating>(1.0 / n)
-    cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
+    cdef Rows x = Rows(&X[0, 0], NULL, NULL, 0, False)
+    cdef Py_ssize_t row_work = TRAIN_ROW_WORK * net.n_params
+    cdef Py_ssize_t chunk = min(cap, chunk_rows(n, row_work))
+    cdef Signals sig
+    start_signal_checks(&sig, <double>n * row_work)
     with nogil:
-        i = 0
-        while i < n:
-            rows = min(cap, n - i)
-            x.data = &X[i, 0]
-            total += step(&net, &params[0], &x, &Y[i, 0], rows, cap, &acts[0],
-                          &deltas[0], &grad[0], scale, <floating>(0.0 if i == 0 else 1.0),
-                          True, <floating *>NULL)
-            i += rows
+        total = gradient(&net, &params[0], x, &Y[0, 0], n, chunk, cap, &acts[0], &deltas[0],
+                         &grad[0], <floating>(1.0 / n), <const floating *>NULL, &sig)
+    if sig.raised:
+        raise_pending()
     return total
 
 
@@ -468,11 +612,12 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     plus ``l2 / 2 * sum W^2`` for each batch when ``l2 > 0``.
 
     The update is plain SGD fused into the backward pass unless an optimiser,
-    an L2 penalty or sample weights ask for the gradient path: the batch's
-    mean gradient (divided by the batch's weight sum) goes to ``grad``, the
-    weights' part gains ``l2 / weight_sum * W``, and ``optimizer`` applies it
-    with its state in ``opt_state`` (1 or 2 parameter-sized buffers, see
-    OPTIMIZER_STATE).  ``t`` counts the updates made so far (Adam's time step).
+    an L2 penalty, sample weights or a batch long enough to go in parts (see
+    below) ask for the gradient path: the batch's mean gradient (divided by the
+    batch's weight sum) goes to ``grad``, the weights' part gains ``l2 /
+    weight_sum * W``, and ``optimizer`` applies it with its state in
+    ``opt_state`` (1 or 2 parameter-sized buffers, see OPTIMIZER_STATE).  ``t``
+    counts the updates made so far (Adam's time step).
 
     Returns ``(epochs_done, state, t)``.  ``epochs_done`` falls short of
     ``len(losses)`` only when a batch's loss was not finite.  That batch makes
@@ -480,11 +625,15 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     ones that gave a finite loss on a whole batch: those at the start of this
     epoch, or of the one before when it failed on its first batch.  ``backup``
     holds those two copies, for epochs numbered from ``epoch0`` (a caller that
-    trains one epoch per call passes its epoch count).  A pending signal
-    (Ctrl-C) raises between batches, leaving the parameters of the last full
-    update.
+    trains one epoch per call passes its epoch count).
+
+    A pending signal (Ctrl-C) raises between batches, and between the parts of
+    a long batch (see part_rows), leaving the parameters of the last full
+    update: a batch that goes in parts takes the gradient path (plain SGD too,
+    into ``grad`` or a buffer allocated here), so nothing is written to the
+    parameters before its last part is done.
     """
-    cdef Py_ssize_t n = X.shape[0], n_params = layout.n_params, i, r, rows, work = 0
+    cdef Py_ssize_t n = X.shape[0], n_params = layout.n_params, i, r, rows, chunk
     cdef Py_ssize_t epoch, e, done = 0, n_epochs = losses.shape[0], l, n_w
     cdef double total, loss = 0.0, weight_sum, sq
     _need(params.shape[0], n_params, "params")
@@ -518,15 +667,21 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef floating lr = <floating>learning_rate
     cdef const floating *y
     cdef const floating *batch_sw = NULL
-    cdef floating *g = NULL if fused else &grad[0]  # the batch's gradient
+    cdef Py_ssize_t row_work = TRAIN_ROW_WORK * n_params, work
+    cdef bint has_grad = grad is not None and grad.shape[0] >= n_params
+    if fused and not has_grad and chunk_rows(batch, row_work) < batch:
+        # A batch in parts sums its gradient before the update, plain SGD too.
+        grad = np.empty(n_params, dtype=np.asarray(params).dtype)
+        has_grad = True
+    cdef floating *g = &grad[0] if has_grad else NULL  # the batch's gradient
     cdef floating *optimizer_state = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
     cdef floating lr_t = 0
     cdef bint direct = shuffle and takes_narrow(batch, layout.sizes[1], layout.n_in,
                                                 sizeof(floating))
     cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
-    thread = threading.current_thread()
-    cdef bint may_handle_signals = (thread is threading.main_thread()
-                                    or isinstance(thread, threading._DummyThread))
+    cdef Py_ssize_t batch_work = STEP_WORK + STEP_PARAM_WORK * n_params
+    cdef Signals sig
+    start_signal_checks(&sig, <double>n_epochs * n * (row_work + batch_work))
     with nogil:
         for epoch in range(n_epochs):
             e = epoch0 + epoch
@@ -560,10 +715,12 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                     y = &Y[i, 0]
                     if weighted:
                         batch_sw = &sw[i]
-                if fused:
+                chunk = chunk_rows(rows, row_work)
+                if fused and chunk == rows:
                     loss = step(&net, &params[0], &xr, y, rows, batch, &acts[0], &deltas[0],
                                 &params[0], -lr / rows, <floating>1.0, train_biases,
                                 <floating *>NULL)
+                    work = batch_work + rows * row_work
                 else:
                     weight_sum = rows
                     if weighted:
@@ -574,8 +731,11 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                             i += rows
                             continue
                     # grad = mean gradient of the batch's (weighted) loss
-                    loss = step(&net, &params[0], &xr, y, rows, batch, &acts[0], &deltas[0],
-                                g, <floating>(1.0 / weight_sum), <floating>0.0, True, batch_sw)
+                    loss = gradient(&net, &params[0], xr, y, rows, chunk, batch, &acts[0],
+                                    &deltas[0], g, <floating>(1.0 / weight_sum), batch_sw, &sig)
+                    if sig.raised:
+                        break
+                    work = batch_work  # gradient counted the rows
                     if l2 > 0.0 and isfinite(loss):
                         # grad(W) += l2 / weight_sum * W; the loss gains l2 / 2 * sum W^2
                         sq = 0.0
@@ -594,17 +754,16 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                     if optimizer == OPT_ADAM:
                         lr_t = <floating>(learning_rate * sqrt(1.0 - pow(beta_2, <double>t))
                                           / (1.0 - pow(beta_1, <double>t)))
-                    update(optimizer, &params[0], g, optimizer_state, n_params, lr, <floating>momentum,
-                           nesterov, lr_t, <floating>beta_1, <floating>beta_2,
-                           <floating>epsilon)
+                if not fused or chunk < rows:
+                    update(optimizer, &params[0], g, optimizer_state, n_params, lr,
+                           <floating>momentum, nesterov, lr_t, <floating>beta_1,
+                           <floating>beta_2, <floating>epsilon)
                 total += loss
                 i += rows
-                work += rows * n_params
-                if work >= SIGNAL_CHECK_WORK:
-                    work = 0
-                    if may_handle_signals:
-                        with gil:
-                            PyErr_CheckSignals()
+                if interrupted(&sig, work):
+                    break
+            if sig.raised:
+                break
             if not isfinite(loss):
                 if i > 0:
                     memcpy(&params[0], &backup[(e % 2) * n_params],
@@ -615,6 +774,8 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 break
             losses[epoch] = total
             done += 1
+    if sig.raised:
+        raise_pending()
     return done, state, t
 
 
@@ -635,19 +796,35 @@ def checks_inputs(Layout layout, Py_ssize_t itemsize, Py_ssize_t batch, Py_ssize
     if batch < 1 or n < 1:
         raise ValueError("checks_inputs needs batch >= 1 and n >= 1")
     cdef Py_ssize_t n_in = layout.n_in, width = layout.sizes[1]
+    # The first layer's products: a batch, or the chunks of a long one (see gradient).
+    products = set()
+    for rows in (min(batch, n), n % batch or batch):
+        chunk = chunk_rows(rows, TRAIN_ROW_WORK * layout.n_params)
+        products.update((chunk, rows % chunk or chunk))
     return all(
         takes_direct_path(False, <int>rows, <int>width, <int>n_in)
         or takes_narrow(rows, width, n_in, itemsize)
-        for rows in (min(batch, n), n % batch or batch)
+        for rows in products
     )
 
 
 def all_finite(const floating[:, ::1] X):
-    """True when every entry of X is finite (no NaN, no infinity)."""
+    """True when every entry of X is finite (no NaN, no infinity).
+
+    A large X is read in parts; a pending signal raises between them.
+    """
+    cdef Py_ssize_t n = X.shape[0] * X.shape[1], i = 0
+    cdef Py_ssize_t part = SIGNAL_CHECK_WORK // FINITE_CHECK_WORK
     cdef bint ok = True
-    if X.shape[0] > 0 and X.shape[1] > 0:
+    cdef Signals sig
+    start_signal_checks(&sig, <double>n * FINITE_CHECK_WORK)
+    if n > 0:
         with nogil:
-            ok = _all_finite(&X[0, 0], X.shape[0] * X.shape[1])
+            while ok and i < n and not interrupted(&sig, part * FINITE_CHECK_WORK):
+                ok = _all_finite(&X[0, 0] + i, min(part, n - i))
+                i += part
+    if sig.raised:
+        raise_pending()
     return ok
 
 
