@@ -497,3 +497,22 @@ def test_a_deeply_nested_trace_file_is_reported(tmp_path):
     (tmp_path / "deep.json").write_text('{"weights": ' + "[" * 100_000 + "]" * 100_000 + "}")
     status, _, err = call("trace", "--weights", tmp_path / "deep.json")
     assert status == 1 and "deep.json: not a readable JSON file" in err
+
+
+@pytest.mark.parametrize("command", ["info", "predict"])
+def test_a_model_file_that_cannot_be_read_is_reported_not_a_traceback(
+    command, tmp_path, monkeypatch, capsys
+):
+    model = tmp_path / "m.fbp"
+    fb.Network([2, 1], seed=0).save(model)
+    data = tmp_path / "x.csv"
+    data.write_text("a,b\n1,2\n")
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(fb.io, "load", unreadable)
+    args = [command, str(model)] + ([str(data)] if command == "predict" else [])
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "could not read the model" in err and "Permission denied" in err

@@ -297,6 +297,8 @@ def _load(path: str) -> tuple[Network, dict[str, Any]]:
         return io.load(path), io.load_metadata(path)
     except FileNotFoundError:
         raise CommandError(f"{path}: no such model file") from None
+    except OSError as exc:
+        raise CommandError(f"could not read the model {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise CommandError(f"could not load the model: {exc}") from None
 
