@@ -19,6 +19,8 @@ MODULES = [
     "fastbp._tabular",
     "fastbp.sklearn",
     "fastbp.threads",
+    "fastbp.export",
+    "fastbp.onnx",
 ]
 
 
