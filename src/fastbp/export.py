@@ -46,7 +46,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -174,7 +174,7 @@ def to_c(net: Any, path: Any, prefix: str = "model") -> None:
     ...
     ValueError: prefix must be a C identifier: ... got 'my-model'
     """
-    network = _network_of(net)
+    network = fitted_network(net, "net must be")
     prefix = _check_prefix(prefix)
     name = _io._path(path)
     params = network.params.copy()  # one snapshot: what is checked is what is written
@@ -190,21 +190,31 @@ def to_c(net: Any, path: Any, prefix: str = "model") -> None:
     _io._replace(name, source.write)
 
 
-def _network_of(net: Any) -> Network:
-    """The network itself, or a fitted estimator's ``network_``."""
-    if isinstance(net, Network):
-        return net
-    fitted = getattr(net, "network_", None)
-    if isinstance(fitted, Network):
-        return fitted
-    if hasattr(net, "fit") and hasattr(net, "get_params"):
-        raise ValueError(
-            f"this {type(net).__name__} is not fitted yet: call fit before exporting it"
+def fitted_network(model: Any, refusal: str) -> Network:
+    """The network of a ``Network`` or of a fitted ``BPClassifier``/``BPRegressor``.
+
+    Anything else raises ``TypeError``, its message beginning with ``refusal``
+    (say ``"net must be"``); an estimator not fitted yet raises scikit-learn's
+    ``NotFittedError`` (a ``ValueError``).  The exporters all take a model
+    this way."""
+    if isinstance(model, Network):
+        return model
+    try:
+        from fastbp.sklearn import BPClassifier, BPRegressor
+    except ImportError:  # without scikit-learn there are no estimators to export
+        estimators: tuple[type, ...] = ()
+    else:
+        estimators = (BPClassifier, BPRegressor)
+    if not isinstance(model, estimators):
+        raise TypeError(
+            f"{refusal} a fastbp.Network or a fitted BPClassifier or BPRegressor; "
+            f"got {type(model).__name__}"
         )
-    raise TypeError(
-        "net must be a fastbp.Network or a fitted BPClassifier or BPRegressor; "
-        f"got {type(net).__name__}"
-    )
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    network: Network = cast(Any, model).network_
+    return network
 
 
 def _check_prefix(prefix: Any) -> str:

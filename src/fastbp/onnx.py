@@ -49,6 +49,7 @@ import numpy as np
 from fastbp._validation import check_dtype, check_int
 from fastbp._version import __version__
 from fastbp.activations import LEAKY_SLOPE
+from fastbp.export import fitted_network
 from fastbp.network import Network
 
 if TYPE_CHECKING:
@@ -93,20 +94,11 @@ class _Export:
 
 def _export_of(model: Any) -> _Export:
     """What ``model`` exports; TypeError for objects that are not fastbp models."""
-    if isinstance(model, Network):
-        return _Export(model, "network")
-    try:
-        from fastbp.sklearn import BPClassifier, BPRegressor
-    except ImportError:  # without scikit-learn there are no estimators to export
-        BPClassifier = BPRegressor = ()  # type: ignore[assignment,misc]
-    if not isinstance(model, (BPClassifier, BPRegressor)):
-        raise TypeError(
-            "to_onnx exports a fastbp.Network or a fitted fastbp.BPClassifier or "
-            f"BPRegressor; got {type(model).__name__}"
-        )
-    from sklearn.utils.validation import check_is_fitted
+    network = fitted_network(model, "to_onnx exports")
+    if model is network:
+        return _Export(network, "network")
+    from fastbp.sklearn import BPRegressor
 
-    check_is_fitted(model)
     if isinstance(model, BPRegressor):
         return _Export(model.network_, "regressor")
     # Binary, multiclass or multilabel: the binarizer's verdict on the targets
