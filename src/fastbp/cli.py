@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from fastbp import DivergenceError, History, Network, io
+from fastbp import DivergenceError, History, Network, _formats, fann, io
 from fastbp._data import Table, read_table
 from fastbp._progress import progress_bar
 from fastbp._tabular import (
@@ -134,6 +134,8 @@ def _task(args: argparse.Namespace, table: Table) -> tuple[str, str, str]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if _formats.is_fann_data(args.data):
+        return _train_fann(args)
     table = read_table(args.data)
     target, task, reason = _task(args, table)
     train_rows, val_rows = _split(table.n_rows, args.val_fraction, args.seed)
@@ -147,24 +149,72 @@ def _train(args: argparse.Namespace) -> int:
 
     net = Network(
         [len(encoding.features), *args.layers, encoding.n_outputs],
-        activation=args.activation,
+        activation=args.activation or "relu",
         output_activation="softmax" if classes is not None else "identity",
         loss="cross_entropy" if classes is not None else "squared_error",
         seed=args.seed,
     )
     print(
-        f"network: {'-'.join(map(str, net.sizes))}, {args.activation} hidden layers, "
+        f"network: {'-'.join(map(str, net.sizes))}, {net.activation} hidden layers, "
         f"{net.output_activation} output, {net.loss_name}; "
         f"{len(train_rows)} training rows, {len(val_rows)} validation rows",
         flush=True,
     )
-    history = _fit(args, net, encoding, (X_train, Y_train), (X_val, Y_val), val_table)
+    history = _fit(
+        args,
+        net,
+        (X_train, Y_train),
+        (X_val, Y_val),
+        lambda n: encoding.score(n.predict(X_val), val_table),
+        encoding.score_name,
+    )
 
     train_score = encoding.score(net.predict(X_train), train_table)
     print(_metrics("training", net.loss(X_train, Y_train), train_score, encoding))
     if len(val_rows):
         print(_metrics("validation", history.val_loss[-1], history.val_score[-1], encoding))
-    _save(args, net, history, encoding, len(train_rows), len(val_rows))
+    metadata = {**encoding.to_metadata(), "score_name": encoding.score_name}
+    _save(args, net, history, metadata, len(train_rows), len(val_rows))
+    return 0
+
+
+def _train_fann(args: argparse.Namespace) -> int:
+    """Train on a FANN data file as FANN does: its inputs and outputs as they are."""
+    if args.target is not None or args.task is not None:
+        raise CommandError(
+            f"{args.data} is a FANN data file: its outputs are the targets, so --target and "
+            "--task do not apply"
+        )
+    X, Y = fann.read_data(args.data)
+    if Y.shape[1] == 0:
+        raise CommandError(f"{args.data} has no outputs to train on")
+    train_rows, val_rows = _split(len(X), args.val_fraction, args.seed)
+    output = _formats.fann_outputs(Y[train_rows])
+    net = Network(
+        [X.shape[1], *args.layers, Y.shape[1]],
+        activation=args.activation or "tanh",
+        output_activation=output,
+        seed=args.seed,
+    )
+    print(
+        f"network: {'-'.join(map(str, net.sizes))}, {net.activation} hidden layers, "
+        f"{output} output (from the outputs' range), squared error; FANN data, "
+        f"{len(train_rows)} training rows, {len(val_rows)} validation rows",
+        flush=True,
+    )
+    X_val, Y_val = X[val_rows], Y[val_rows]
+    train = X[train_rows], Y[train_rows]
+    history = _fit(
+        args, net, train, (X_val, Y_val), lambda n: _formats.mse(n.predict(X_val), Y_val), "mse"
+    )
+    train_mse = _formats.mse(net.predict(train[0]), train[1])
+    print(f"{'training:':<12} loss {net.loss(*train):.4f}, MSE {train_mse:.6g}")
+    if len(val_rows):
+        print(
+            f"{'validation:':<12} loss {history.val_loss[-1]:.4f}, MSE {history.val_score[-1]:.6g}"
+        )
+    metadata = {"source": "FANN data", "score_name": "mse"}
+    _save(args, net, history, metadata, len(train_rows), len(val_rows))
     return 0
 
 
@@ -174,12 +224,12 @@ _Arrays = tuple[np.ndarray, np.ndarray]
 def _fit(
     args: argparse.Namespace,
     net: Network,
-    encoding: Encoding,
     train: _Arrays,
     val: _Arrays,
-    val_table: Table,
+    val_score: Callable[[Network], float],
+    score_name: str,
 ) -> History:
-    """Train ``net``, measuring the validation rows (if any) after each epoch.
+    """Train ``net``, measuring the validation rows (if any) with ``val_score`` after each epoch.
 
     The inputs (and a regression's targets) are standardised, so an overflow
     once training has moved the parameters means the learning rate is too large."""
@@ -191,7 +241,7 @@ def _fit(
         len(train[0]),
         not args.quiet,
         desc="training",
-        score_name=f"val_{encoding.score_name}",
+        score_name=f"val_{score_name}",
         digits=4,
         terminal_only=True,
     ) as progress:
@@ -208,7 +258,7 @@ def _fit(
                 learning_rate=args.lr,
                 seed=args.seed,
                 validation_data=val if measured else None,
-                score=(lambda n: encoding.score(n.predict(X_val), val_table)) if measured else None,
+                score=val_score if measured else None,
                 callback=report,
             )
         except DivergenceError as exc:
@@ -252,12 +302,12 @@ def _save(
     args: argparse.Namespace,
     net: Network,
     history: History,
-    encoding: Encoding,
+    metadata: dict[str, Any],
     n_train: int,
     n_validation: int,
 ) -> None:
-    """Save the model with its history, and the encoding and options as its metadata."""
-    metadata = encoding.to_metadata()
+    """Save the model with its history, and ``metadata`` and the options as its metadata."""
+    metadata = dict(metadata)
     metadata.update(
         data=os.path.basename(args.data),
         epochs=args.epochs,
@@ -268,7 +318,6 @@ def _save(
         n_validation=n_validation,
         val_loss=history.val_loss or None,
         val_score=history.val_score or None,
-        score_name=encoding.score_name,
     )
     try:
         net.save(args.out, history=history, metadata=metadata)
@@ -292,15 +341,19 @@ def _metrics(label: str, loss: float, score: float, encoding: Encoding) -> str:
 # -- predict, info ----------------------------------------------------------
 
 
-def _load(path: str) -> tuple[Network, dict[str, Any]]:
+def _load(path: str, stepwise: str = "refuse") -> tuple[Network, dict[str, Any]]:
+    """A fastbp model file, or a FANN ``.net`` network, and its header."""
     try:
+        if _formats.is_fann_net(path):
+            return _formats.load_fann_net(path, stepwise)
         return io.load(path), io.load_metadata(path)
     except FileNotFoundError:
         raise CommandError(f"{path}: no such model file") from None
     except OSError as exc:
         raise CommandError(f"could not read the model {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
-        raise CommandError(f"could not load the model: {exc}") from None
+        hint = "; on the command line: --stepwise exact" if "stepwise='exact'" in str(exc) else ""
+        raise CommandError(f"could not load the model: {exc}{hint}") from None
 
 
 def _encoding(net: Network, header: dict[str, Any]) -> Encoding | None:
@@ -313,13 +366,13 @@ def _encoding(net: Network, header: dict[str, Any]) -> Encoding | None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    net, header = _load(args.model)
+    net, header = _load(args.model, args.stepwise)
     try:
         encoding = _encoding(net, header)
     except MetadataError as exc:
         raise CommandError(f"{args.model}: {exc} ({_ENCODING_NOTE})") from None
-    table = read_table(args.data)
     if encoding is not None:
+        table = read_table(args.data)
         outputs = net.predict(encoding.inputs(table))
         names, rows = [encoding.target], [[v] for v in encoding.decode(outputs)]
         if encoding.has_target(table):
@@ -328,12 +381,7 @@ def _predict(args: argparse.Namespace) -> int:
                 f"{args.data} has the target column {encoding.target!r}: {score}", file=sys.stderr
             )
     else:
-        X = table.matrix(table.names)
-        if X.shape[1] != net.n_inputs:
-            raise CommandError(
-                f"{args.data} has {X.shape[1]} columns; the model expects {net.n_inputs} inputs"
-            )
-        outputs = net.predict(X)
+        outputs = _raw_outputs(args, net, header)
         names = [f"output_{k + 1}" for k in range(net.n_outputs)]
         rows = outputs.tolist()
     if args.out is None:
@@ -348,6 +396,29 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _raw_outputs(args: argparse.Namespace, net: Network, header: dict[str, Any]) -> np.ndarray:
+    """The outputs of a model without fastbp train's encoding (a FANN network, say):
+    every column of the data is an input, but a FANN data file's outputs; a FANN
+    network's scaling block is applied around it as fann_scale_input and
+    fann_descale_output do."""
+    targets = None
+    if _formats.is_fann_data(args.data):
+        X, targets = fann.read_data(args.data)
+        what = "inputs"
+    else:
+        table = read_table(args.data)
+        X, what = table.matrix(table.names), "columns"
+    if X.shape[1] != net.n_inputs:
+        raise CommandError(f"{args.data} has {X.shape[1]} {what}; the model expects {net.n_inputs}")
+    scaling = _formats.fann_scaling(header)
+    outputs = net.predict(X if scaling is None else scaling.scale_inputs(X))
+    if scaling is not None:
+        outputs = scaling.unscale_outputs(outputs)
+    if targets is not None and targets.shape[1] == net.n_outputs and len(targets):
+        print(f"{args.data} has outputs: MSE {_formats.mse(outputs, targets):.6g}", file=sys.stderr)
+    return outputs
+
+
 def _write_csv(f: TextIO, names: list[str], rows: list[list[Any]]) -> None:
     writer = csv.writer(f, lineterminator="\n")
     writer.writerow(names)
@@ -357,15 +428,21 @@ def _write_csv(f: TextIO, names: list[str], rows: list[list[Any]]) -> None:
 def _info_lines(path: str, net: Network, header: dict[str, Any]) -> Iterator[str]:
     n_weights = sum(W.size for W in net.weights)
     n_biases = net.params.size - n_weights
-    yield (
-        f"{path}: fastbp model, format {header['format_version']}, "
-        f"written by fastbp {header.get('fastbp_version')}"
-    )
+    if _formats.is_fann_net(path):
+        yield f"{path}: FANN network ({header['format']})"
+    else:
+        yield (
+            f"{path}: fastbp model, format {header['format_version']}, "
+            f"written by fastbp {header.get('fastbp_version')}"
+        )
     yield (
         f"architecture: {'-'.join(map(str, net.sizes))}, {net.activation} hidden layers, "
         f"{net.output_activation} output, {net.loss_name} loss, {net.dtype.name}"
     )
     yield f"parameters:   {net.params.size} ({n_weights} weights, {n_biases} biases)"
+    if _formats.is_fann_net(path):
+        yield from _fann_lines(header["metadata"])
+        return
     try:
         encoding = _encoding(net, header)
     except MetadataError as exc:
@@ -415,6 +492,28 @@ def _history_lines(header: dict[str, Any]) -> Iterator[str]:
         yield f"              validation {name} {_span(curves['val_score'])}"
 
 
+def _fann_lines(metadata: dict[str, Any]) -> Iterator[str]:
+    missing = metadata["missing_connections"]
+    if missing:
+        yield (
+            f"connections:  sparse (connection_rate {metadata['connection_rate']:g}); "
+            f"{missing} missing connections are zero weights"
+        )
+    if metadata["stepwise"]:
+        yield (
+            f"stepwise:     {', '.join(metadata['stepwise'])} read as the exact functions; "
+            f"outputs may move by up to {metadata['stepwise_bound']:.3g}"
+        )
+    scaling = "yes, applied by fastbp predict" if "scaling" in metadata else "no"
+    yield f"scaling:      {scaling}"
+    training = metadata["training"]
+    if "training_algorithm" in training:
+        algorithms = ("incremental", "batch", "rprop", "quickprop", "sarprop")
+        code = training["training_algorithm"]
+        name = algorithms[code] if code < len(algorithms) else f"code {code}"
+        yield f"training:     FANN {name}, learning rate {training.get('learning_rate')}"
+
+
 def _metadata(header: dict[str, Any]) -> dict[str, Any]:
     """The header's metadata if it is a JSON object, else an empty one."""
     metadata = header.get("metadata")
@@ -444,7 +543,7 @@ def _span(values: list[float]) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
-    net, header = _load(args.model)
+    net, header = _load(args.model, args.stepwise)
     if args.format == "json":
         print(json.dumps(header, indent=2))
     else:
@@ -468,6 +567,29 @@ def _info(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CommandError(f"could not write {args.plot}: {exc}") from None
         print(f"saved the learning curve to {args.plot}", file=sys.stderr)
+    return 0
+
+
+# -- export -----------------------------------------------------------------
+
+EXPORT_FORMATS = ("fann", "onnx", "c")
+
+
+def _export(args: argparse.Namespace) -> int:
+    if os.path.isdir(args.out):
+        raise CommandError(f"--out {args.out} is a directory; name the file to write")
+    net, header = _load(args.model, args.stepwise)
+    try:
+        encoding = _encoding(net, header)
+    except MetadataError as exc:
+        raise CommandError(f"{args.model}: {exc} ({_ENCODING_NOTE})") from None
+    try:
+        _formats.export(args.out, args.format, net, header, encoding)
+    except ImportError as exc:
+        raise CommandError(f'{exc} (pip install "fastbp[onnx]")') from None
+    except OSError as exc:
+        raise CommandError(f"could not write {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {args.out} ({_formats.describe(encoding, args.format)})", file=sys.stderr)
     return 0
 
 
@@ -644,8 +766,7 @@ def _add_train_settings(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--activation",
         choices=HIDDEN_ACTIVATIONS,
-        default="relu",
-        help="activation of the hidden layers (default: relu)",
+        help="activation of the hidden layers (default: relu; tanh for a FANN .data file)",
     )
     train.add_argument(
         "--epochs",
@@ -692,6 +813,37 @@ def _add_predict(commands: Any) -> None:
     predict.add_argument(
         "--out", metavar="CSV", help="CSV file to write (default: standard output)"
     )
+    _add_stepwise(predict)
+
+
+def _add_stepwise(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stepwise",
+        choices=("refuse", "exact"),
+        default="refuse",
+        help="a FANN .net model with FANN's stepwise sigmoids: refuse it (default), or read "
+        "them as the exact functions (outputs move slightly; the warning says how far)",
+    )
+
+
+def _add_export(commands: Any) -> None:
+    export = _command(
+        commands,
+        "export",
+        _export,
+        "write a model as a FANN network, an ONNX model or a standalone C file",
+        "  fastbp export iris.fbp --format onnx --out iris.onnx\n"
+        "  fastbp export xor.fbp --format fann --out xor.net\n"
+        "  fastbp export xor.net --format c --out xor.c\n\n"
+        "The exported file maps the raw features to the model's outputs: fastbp train's\n"
+        "standardisation is folded into the weights (ONNX, C) or written as FANN's\n"
+        "scaling block (apply it with fann_scale_input/fann_descale_output). Classifiers\n"
+        "export their class probabilities. FANN has no relu, leaky_relu or softmax.",
+    )
+    export.add_argument("model", metavar="MODEL", help="a fastbp model file or a FANN .net file")
+    export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    export.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    _add_stepwise(export)
 
 
 def _add_info(commands: Any) -> None:
@@ -707,6 +859,7 @@ def _add_info(commands: Any) -> None:
     info.add_argument("model", metavar="MODEL", help="a model file")
     info.add_argument("--format", choices=("text", "json"), default="text")
     info.add_argument("--plot", metavar="PNG", help="also save the learning curve as a PNG")
+    _add_stepwise(info)
 
 
 def _add_trace(commands: Any) -> None:
@@ -738,7 +891,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for add in (_add_demo, _add_train, _add_predict, _add_info, _add_trace, _add_bench):
+    commands_in_order = (_add_demo, _add_train, _add_predict, _add_info, _add_export, _add_trace)
+    for add in (*commands_in_order, _add_bench):
         add(commands)
     return parser
 
