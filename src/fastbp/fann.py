@@ -58,6 +58,7 @@ True
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -159,7 +160,8 @@ _NUMERIC_TEXT = re.compile(r"[\s0-9eE+\-.]*")
 _TUPLE = re.compile(r"\(([^()]*)\)")
 # A file that names more neurons or connections than this is refused before
 # anything is allocated for it (FANN's largest networks are far smaller).
-MAX_NETWORK_FILE_BYTES = 2**31
+MAX_FILE_BYTES = 2**31
+UINT_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -288,11 +290,12 @@ def _read_text(name: str, what: str) -> str:
     except FileNotFoundError:
         raise FileNotFoundError(f"no FANN {what} file at {name!r}") from None
     with f:
-        raw = f.read(MAX_NETWORK_FILE_BYTES + 1)
-    if len(raw) > MAX_NETWORK_FILE_BYTES:
-        raise ValueError(
-            f"{name}: more than {MAX_NETWORK_FILE_BYTES:,} bytes, too large for a {what} file"
-        )
+        # read(n) allocates n bytes up front: ask for what the file holds (plus one, to
+        # notice a file that grew), never for the limit.
+        size = os.fstat(f.fileno()).st_size
+        raw = f.read(min(size, MAX_FILE_BYTES) + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(f"{name}: more than {MAX_FILE_BYTES:,} bytes, too large for a {what} file")
     try:
         return raw.decode("ascii")
     except UnicodeDecodeError as exc:
@@ -777,8 +780,8 @@ def _parse_data(text: str) -> tuple[np.ndarray, np.ndarray]:
             f"the first line is {head.strip()[:40]!r}; expected three whole numbers, "
             "num_data num_input num_output"
         )
-    n, n_in, n_out = (
-        _integer(v, what, low)
+    n, n_in, n_out = (  # FANN's counts are unsigned ints
+        _integer(v, what, low, UINT_MAX)
         for v, what, low in zip(counts, ("num_data", "num_input", "num_output"), (0, 1, 0))
     )
     tokens = body.split()
