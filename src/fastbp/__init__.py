@@ -35,6 +35,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'fastbp' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # The lazy estimators too, for tab completion.
+    return sorted({*globals(), *_ESTIMATORS})
+
+
 __all__ = [
     "BPClassifier",
     "BPRegressor",

@@ -1,12 +1,17 @@
 """Data files for the command line: CSV with a header row, ``.npy`` and ``.npz``.
 
 A file is read into a :class:`Table`: named columns, each a float array or,
-for a CSV column that is not all numbers, a string array.  Every problem is
+for a CSV column that is not all numbers (or missing), a string array.  Every problem is
 raised as :class:`DataError` naming the file, the line or column, and what
 was expected.
 
 - CSV: the first row names the columns; every other non-blank row has one
-  field per column.
+  field per column.  A first row of numbers only (no header), or one name
+  holding semicolons or tabs (another separator), is refused saying so.
+  Read by pandas where it is installed, else by the csv
+  module, with the same result.  A cell that is empty or one of
+  :data:`NA_MARKERS` (``NA``, ``?``, ``null``, ...) is missing: NaN in a
+  column of numbers, ``""`` in a column of text.
 - ``.npy``: a 2-D array of numbers; its columns are named ``0, 1, ...``.
 - ``.npz``: arrays ``X`` (2-D, columns ``0, 1, ...``) and ``y`` (one value per
   row, numbers or strings; the column ``y``), or a single 2-D array read as a
@@ -20,6 +25,7 @@ import os
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -85,6 +91,7 @@ class Table:
             raise DataError(
                 f"{self.path}: column {names[k]!r} {self.where(row)} is "
                 f"{matrix[row, k]}; every value must be a finite number"
+                + (" (the cell is empty or an NA marker)" if np.isnan(matrix[row, k]) else "")
             )
         if first_text < len(picked):
             column = picked[first_text]
@@ -109,12 +116,44 @@ def _first_non_number(column: np.ndarray) -> int:
     return 0
 
 
-def _column(values: list[str]) -> np.ndarray:
-    try:
-        numbers = np.array(values, dtype=np.float64)
+# The cells that mean "no value": pandas' default NA markers, and the "?" of
+# many public data sets.  Both CSV readers use this one list.
+NA_MARKERS = frozenset(
+    ["", "?", "NA", "N/A", "n/a", "#N/A", "#NA", "<NA>", "NaN", "nan", "-NaN", "-nan"]
+    + ["NULL", "null", "None"]
+)
+_NA = np.array(sorted(NA_MARKERS))
+
+# Whether to read CSV files with pandas when it is installed (tests turn it off
+# to check that the csv module's reader behaves the same).
+USE_PANDAS = True
+
+
+def _columns(cells: np.ndarray) -> list[np.ndarray]:
+    """The columns of a grid of stripped CSV cells (rows x columns, strings).
+
+    A column whose every cell is a number or missing is a float column (NaN
+    where missing); any other is a string column ("" where missing)."""
+    missing = np.isin(cells, _NA)
+    try:  # the common case first: every column numeric, in one call
+        numbers = np.where(missing, "nan", cells).astype(np.float64)
     except ValueError:
-        return np.array(values, dtype=str)
-    return numbers
+        pass
+    else:
+        return list(numbers.T)
+    columns = []
+    for k in range(cells.shape[1]):
+        column, absent = cells[:, k], missing[:, k]
+        try:
+            columns.append(np.where(absent, "nan", column).astype(np.float64))
+        except ValueError:
+            columns.append(np.where(absent, "", column))
+    return columns
+
+
+def missing(column: np.ndarray) -> np.ndarray:
+    """Which cells of a column read by :func:`read_table` are missing."""
+    return np.isnan(column) if column.dtype.kind == "f" else column == ""
 
 
 def read_table(path: str) -> Table:
@@ -130,35 +169,139 @@ def read_table(path: str) -> Table:
 
 
 def _read_csv(path: str) -> Table:
+    """A CSV file with a header row: read by pandas where it is installed (its C
+    parser is fast), else by the csv module, into the same table."""
+    table = _pandas_table(path) if USE_PANDAS else None
+    if table is not None:
+        return table
+    grid = _csv_cells(path)
+    header, cells = grid[0], np.char.strip(grid[1:].astype(str))
+    names = _names(path, [str(name) for name in header])
+    if not len(cells):
+        raise DataError(f"{path}: there are no data rows below the header")
+    return Table(path, names, _columns(cells), has_header=True)
+
+
+def _pandas_table(path: str) -> Table | None:
+    """The table of a CSV file read by pandas: its parser reads the columns of
+    numbers (and NA markers), text columns are read again as text and go through
+    the csv reader's steps.  None where pandas is not installed or where its
+    reading could differ from the csv module's: a parse error (the csv module's
+    reading says which line is wrong), or a missing cell in the last column or a
+    row of missing cells (pandas pads a row short of fields, and drops no row of
+    empty fields)."""
     try:
+        import pandas as pd
+    except ImportError:
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            header = next((row for row in reader if any(row)), None)
+            header_lines = reader.line_num
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text CSV file (it is not UTF-8)") from None
+    except csv.Error:
+        return None
+    if header is None:
+        raise DataError(f"{path}: the file is empty; expected a header row and data rows")
+    names = _names(path, header)
+    options: dict[str, Any] = dict(header=None, encoding="utf-8-sig", skip_blank_lines=True)
+    try:
+        frame = pd.read_csv(
+            path,
+            skiprows=header_lines,
+            keep_default_na=False,
+            na_values=sorted(NA_MARKERS),
+            **options,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: there are no data rows below the header") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError):
+        return None
+    if frame.shape[1] != len(names) or not len(frame):
+        return None
+    absent = frame.isna().to_numpy()
+    if absent[:, -1].any() or absent.all(axis=1).any():
+        return None
+    text = [k for k in range(len(names)) if frame[k].dtype.kind not in "fiu"]
+    columns: dict[int, np.ndarray] = {}
+    if text:  # the text columns (and pandas' booleans) again, as the csv reader reads them
+        cells = pd.read_csv(
+            path, skiprows=header_lines, usecols=text, dtype=str, na_filter=False, **options
+        )
+        grid = np.char.strip(cells.to_numpy(dtype=object).astype(str))
+        columns.update(zip(text, _columns(grid)))
+    return Table(
+        path,
+        names,
+        [columns[k] if k in columns else frame[k].to_numpy(np.float64) for k in range(len(names))],
+        has_header=True,
+    )
+
+
+def _csv_cells(path: str) -> np.ndarray:
+    """The non-blank rows of a CSV file as a grid of strings, read by the csv module,
+    every row checked to have as many fields as the header."""
+    limit = csv.field_size_limit()
+    try:
+        # Python's default limit (131,072 characters) refuses fields that pandas reads.
+        csv.field_size_limit(2**31 - 1)
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = [(n, row) for n, row in enumerate(csv.reader(f), start=1) if any(row)]
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a text CSV file (it is not UTF-8)") from None
     except csv.Error as exc:
         raise DataError(f"{path}: malformed CSV ({exc})") from None
+    finally:
+        csv.field_size_limit(limit)
     if not rows:
         raise DataError(f"{path}: the file is empty; expected a header row and data rows")
     _, header = rows[0]
+    _names(path, header)
+    for line, row in rows[1:]:
+        if len(row) != len(header):
+            raise DataError(
+                f"{path}, line {line}: {len(row)} fields; the header has {len(header)} "
+                "(check for a missing or extra comma)"
+            )
+    grid = np.empty((len(rows), len(header)), dtype=object)
+    for k, (_, row) in enumerate(rows):
+        grid[k] = row
+    return grid
+
+
+def _names(path: str, header: list[str]) -> list[str]:
+    """The column names of a CSV header row, checked; DataError for a header that
+    is not one: empty or repeated names, numbers only (a file without a header
+    row), or one name holding semicolons or tabs (another separator than commas)."""
     names = [name.strip() for name in header]
+    for separator, what in ((";", "semicolon"), ("\t", "tab")):
+        if len(names) < len(names[0].split(separator)):
+            raise DataError(
+                f"{path}: the header row {names[0][:80]!r} looks {what}-separated; fastbp "
+                "reads comma-separated CSV files (save the file with commas between fields)"
+            )
     if any(not name for name in names):
         raise DataError(f"{path}: the header row has an empty column name: {header}")
+    if all(_is_number(name) for name in names):
+        shown = ",".join(names[:8]) + (",..." if len(names) > 8 else "")
+        raise DataError(
+            f"{path}: the first row ({shown}) holds numbers, not column names; fastbp reads "
+            "CSV files whose first row names the columns (add a header row such as x1,x2,y)"
+        )
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         raise DataError(f"{path}: the header names {', '.join(duplicates)} more than once")
-    if len(rows) < 2:
-        raise DataError(f"{path}: there are no data rows below the header")
-    for line, row in rows[1:]:
-        if len(row) != len(names):
-            raise DataError(
-                f"{path}, line {line}: {len(row)} fields; the header has {len(names)} "
-                "(check for a missing or extra comma)"
-            )
-        for name, value in zip(names, row):
-            if not value.strip():
-                raise DataError(f"{path}, line {line}: column {name!r} is empty")
-    columns = [_column([row[k].strip() for _, row in rows[1:]]) for k in range(len(names))]
-    return Table(path, names, columns, has_header=True)
+    return names
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_npy(path: str) -> np.ndarray:

@@ -154,7 +154,14 @@ def describe(encoding: Encoding | None, fmt: str) -> str:
 
 def export(path: str, fmt: str, net: Network, header: dict[str, Any], encoding: Any) -> None:
     """Write ``net`` (loaded with ``header``; ``encoding`` from ``fastbp train`` or None)
-    to ``path`` as ``fmt``: ``fann``, ``onnx`` or ``c``."""
+    to ``path`` as ``fmt``: ``fann``, ``onnx`` or ``c``.  A model with text features
+    is refused: the exported file maps numbers to outputs and cannot one-hot encode."""
+    if encoding is not None and encoding.categories is not None:
+        raise ValueError(
+            "this model one-hot encodes the text columns "
+            f"{', '.join(map(repr, encoding.categories))}, which an exported network cannot "
+            "do (it reads numbers only); only models of numeric features can be exported"
+        )
     if fmt == "fann":
         metadata = header.get("metadata")
         training = None

@@ -29,6 +29,7 @@ from fastbp._tabular import (
     MetadataError,
     detect_task,
     is_number,
+    row_id_columns,
 )
 from fastbp._validation import MAX_SEED
 from fastbp.activations import HIDDEN_ACTIVATIONS
@@ -133,22 +134,56 @@ def _task(args: argparse.Namespace, table: Table) -> tuple[str, str, str]:
     return target, task, reason
 
 
+def _columns_option(table: Table, option: str, text: str) -> list[str]:
+    """The columns named by ``--features``/``--drop``/``--keep`` (comma-separated), checked."""
+    names = [table.names[table.index(name.strip())] for name in text.split(",") if name.strip()]
+    if not names:
+        raise CommandError(f"{option} needs one or more column names, separated by commas")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise CommandError(f"{option} names {', '.join(map(repr, repeated))} more than once")
+    return names
+
+
+def _features(args: argparse.Namespace, table: Table, target: str) -> list[str]:
+    """The feature columns: --features (default: every column), less --drop and the target."""
+    target = table.names[table.index(target)]
+    chosen = [name for name in table.names if name != target]
+    if args.features is not None:
+        chosen = _columns_option(table, "--features", args.features)
+        if target in chosen:
+            raise CommandError(f"--features names the target {target!r}; it cannot be a feature")
+    if args.drop is not None:
+        dropped = _columns_option(table, "--drop", args.drop)
+        if target in dropped:
+            raise CommandError(f"--drop names the target {target!r}; choose another --target")
+        chosen = [name for name in chosen if name not in dropped]
+    if not chosen:
+        raise CommandError(f"{args.data}: no feature columns are left besides {target!r}")
+    return chosen
+
+
 def _train(args: argparse.Namespace) -> int:
     if _formats.is_fann_data(args.data):
         return _train_fann(args)
     table = read_table(args.data)
     target, task, reason = _task(args, table)
     train_rows, val_rows = _split(table.n_rows, args.val_fraction, args.seed)
-    encoding = Encoding.fit(table, target, task, train_rows)
+    features = _features(args, table, target)
+    encoding = Encoding.fit(table, target, task, train_rows, features)
     X, Y = encoding.inputs(table), encoding.targets(table)
     X_train, Y_train, X_val, Y_val = X[train_rows], Y[train_rows], X[val_rows], Y[val_rows]
     train_table, val_table = _rows(table, train_rows), _rows(table, val_rows)
     classes = encoding.classes
     detail = f"{len(classes)} classes" if classes is not None else "values"
     print(f"task: {task} of {encoding.target!r} ({detail}; {reason})")
+    for line in encoding.report(table):
+        print(line)
+    for name, why in row_id_columns(table, features):
+        print(f"warning: column {name!r} looks like a row ID ({why}); --drop {name} leaves it out")
 
     net = Network(
-        [len(encoding.features), *args.layers, encoding.n_outputs],
+        [encoding.n_inputs, *args.layers, encoding.n_outputs],
         activation=args.activation or "relu",
         output_activation="softmax" if classes is not None else "identity",
         loss="cross_entropy" if classes is not None else "squared_error",
@@ -346,7 +381,8 @@ def _load(path: str, stepwise: str = "refuse") -> tuple[Network, dict[str, Any]]
     try:
         if _formats.is_fann_net(path):
             return _formats.load_fann_net(path, stepwise)
-        return io.load(path), io.load_metadata(path)
+        model = io.load(path)  # a fitted estimator's file gives the estimator
+        return getattr(model, "network_", model), io.load_metadata(path)
     except FileNotFoundError:
         raise CommandError(f"{path}: no such model file") from None
     except OSError as exc:
@@ -371,10 +407,21 @@ def _predict(args: argparse.Namespace) -> int:
         encoding = _encoding(net, header)
     except MetadataError as exc:
         raise CommandError(f"{args.model}: {exc} ({_ENCODING_NOTE})") from None
+    if encoding is None and (args.keep is not None or args.proba):
+        option = "--keep" if args.keep is not None else "--proba"
+        raise CommandError(
+            f"{option} applies to models written by fastbp train; {args.model} has no "
+            "encoding of named columns"
+        )
     if encoding is not None:
         table = read_table(args.data)
         outputs = net.predict(encoding.inputs(table))
         names, rows = [encoding.target], [[v] for v in encoding.decode(outputs)]
+        if args.proba:
+            names, rows = _with_probabilities(encoding, outputs, names, rows)
+        if args.keep is not None:
+            kept = _columns_option(table, "--keep", args.keep)
+            names, rows = _with_kept(table, kept, names, rows)
         if encoding.has_target(table):
             score = _score_text(encoding.score(outputs, table), encoding)
             print(
@@ -394,6 +441,46 @@ def _predict(args: argparse.Namespace) -> int:
             raise CommandError(f"could not write {args.out}: {exc.strerror}") from None
         print(f"wrote {len(rows)} predictions to {args.out}", file=sys.stderr)
     return 0
+
+
+def _with_probabilities(
+    encoding: Encoding, outputs: np.ndarray, names: list[str], rows: list[list[Any]]
+) -> tuple[list[str], list[list[Any]]]:
+    """``names`` and ``rows`` with a column ``proba_<label>`` per class: the network's
+    softmax outputs."""
+    if encoding.classes is None:
+        raise CommandError(
+            f"--proba applies to classification; this model is a regression of {encoding.target!r}"
+        )
+    columns = [f"proba_{label}" for label in encoding.classes]
+    if encoding.target in columns:
+        raise CommandError(f"--proba would write a second column named {encoding.target!r}")
+    return names + columns, [row + p for row, p in zip(rows, outputs.tolist())]
+
+
+def _with_kept(
+    table: Table, kept: list[str], names: list[str], rows: list[list[Any]]
+) -> tuple[list[str], list[list[Any]]]:
+    """``names`` and ``rows`` after the columns ``kept`` of ``table``, as they were
+    read (whole numbers without a decimal point; a missing cell empty)."""
+    clash = [name for name in kept if name in names]
+    if clash:
+        raise CommandError(
+            f"--keep {clash[0]}: the output already has a column named {clash[0]!r} "
+            "(the predictions); rename that column in the data to keep it"
+        )
+    columns = [[_cell(v) for v in table.columns[table.index(name)]] for name in kept]
+    return kept + names, [[*values, *row] for *values, row in zip(*columns, rows)]
+
+
+def _cell(value: Any) -> Any:
+    """A value read from a data file, written back as a CSV cell."""
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
+    return str(value)
 
 
 def _raw_outputs(args: argparse.Namespace, net: Network, header: dict[str, Any]) -> np.ndarray:
@@ -469,6 +556,14 @@ def _task_lines(encoding: Encoding, metadata: dict[str, Any]) -> Iterator[str]:
     else:
         yield f"task:         regression of {encoding.target!r}"
     yield f"features:     {', '.join(encoding.features)}"
+    if encoding.categories is not None:
+        assert encoding.fill is not None
+        text = [
+            f"{name} ({len(values)} categories, missing -> {encoding.fill[name]!r})"
+            for name, values in encoding.categories.items()
+        ]
+        yield f"text:         one-hot encoded: {', '.join(text)}; {encoding.n_inputs} inputs"
+    yield "missing:      a number gets the training rows' mean (x_mean), text its fill category"
     if all(field in metadata for field in TRAINING_FIELDS):
         data, n_train, n_validation, batch_size, rate = (metadata[f] for f in TRAINING_FIELDS)
         yield (
@@ -729,13 +824,19 @@ def _add_train(commands: Any) -> None:
         "  fastbp train iris.csv --target species --out iris.fbp\n"
         "  fastbp train houses.csv --target price --layers 64,32 --epochs 50 --lr 0.005\n"
         "  fastbp train data.npz --layers 16 --task regression   # arrays X and y\n"
-        "  fastbp train data.npy --target -1                      # last column\n\n"
+        "  fastbp train data.npy --target -1                      # last column\n"
+        "  fastbp train wine.csv --target quality --drop id\n\n"
         "The target decides the task unless --task is given: text labels, or at most\n"
         f"{MAX_AUTO_CLASSES} distinct whole numbers, mean classification (softmax output,\n"
         "cross-entropy, one-hot targets), anything else regression (identity output,\n"
         "squared error).\n"
         "Features and regression targets are standardised with the training rows' mean\n"
-        "and standard deviation; the model file keeps them, and the class labels.",
+        "and standard deviation; the model file keeps them, and the class labels.\n"
+        "A CSV cell that is empty or NA, N/A, NaN, null, None, ? ... is missing: a missing\n"
+        "number gets the training rows' mean, missing text the most frequent category.\n"
+        "Text columns are one-hot encoded (a category unseen in training: all zeros).\n"
+        "A column of distinct whole numbers in steps of one, or of distinct text named\n"
+        "like an ID, is reported as a likely row ID: leave it out with --drop.",
     )
     train.add_argument("data", metavar="DATA", help="CSV with a header row, .npy or .npz file")
     train.add_argument(
@@ -744,6 +845,16 @@ def _add_train(commands: Any) -> None:
         help="the target column: a CSV column name, or an index for .npy (default: y of .npz)",
     )
     train.add_argument("--task", choices=TASKS, help="override the task chosen from the target")
+    train.add_argument(
+        "--features",
+        metavar="COL,COL",
+        help="the feature columns of a CSV (default: every column but the target)",
+    )
+    train.add_argument(
+        "--drop",
+        metavar="COL,COL",
+        help="columns that are not features (an ID, say); silences the row-ID warning",
+    )
     _add_train_settings(train)
     train.add_argument(
         "--out",
@@ -804,7 +915,8 @@ def _add_predict(commands: Any) -> None:
         _predict,
         "predict with a saved model; write a CSV of labels or values",
         "  fastbp predict iris.fbp new_flowers.csv\n"
-        "  fastbp predict iris.fbp new_flowers.csv --out predictions.csv\n\n"
+        "  fastbp predict iris.fbp new_flowers.csv --out predictions.csv\n"
+        "  fastbp predict iris.fbp new_flowers.csv --keep id --proba\n\n"
         "CSV columns are matched to the model's features by name (others are ignored);\n"
         ".npy/.npz columns by position.",
     )
@@ -812,6 +924,16 @@ def _add_predict(commands: Any) -> None:
     predict.add_argument("data", metavar="DATA", help="CSV, .npy or .npz file with the features")
     predict.add_argument(
         "--out", metavar="CSV", help="CSV file to write (default: standard output)"
+    )
+    predict.add_argument(
+        "--keep",
+        metavar="COL,COL",
+        help="columns of the data to copy into the output before the predictions (an ID, say)",
+    )
+    predict.add_argument(
+        "--proba",
+        action="store_true",
+        help="a classifier: also write each class's probability (columns proba_<label>)",
     )
     _add_stepwise(predict)
 

@@ -36,6 +36,16 @@ version 2 and the parameters against their digest, but nothing covers their
 header, so an altered architecture of the same parameter count or altered
 metadata goes unnoticed.  Saving the network again writes version 2.
 
+Format version 3 is written for a fitted ``BPClassifier`` or ``BPRegressor``
+only: version 2 plus one last field, ``estimator``, an object with the
+estimator's class, parameters, classes and label encoding, feature names,
+random state and training record (its fields are listed where
+``ESTIMATOR_FIELDS`` is defined), covered by ``sha256`` like the rest.
+``load`` gives back the estimator, checked field by field against its
+network; ``load_network`` gives any file's network.  Reading one needs
+scikit-learn.  A whole scikit-learn pipeline is saved with skops instead:
+``skops.io.load(path, trusted=fastbp.sklearn.SKOPS_TRUSTED)``.
+
 Saving checks what ``load`` will check (finite parameters of the right dtype
 and size, history and metadata as above) before it writes anything, and
 raises ``ValueError`` (or ``TypeError`` for an argument of the wrong type)
@@ -67,6 +77,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
@@ -81,9 +92,11 @@ from fastbp.network import Network
 
 FORMAT = "fastbp-model"
 FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# Version 3 is version 2 plus the field ``estimator``: written for fitted estimators only.
+ESTIMATOR_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # The field that holds the digest, by format version.
-DIGEST_FIELDS = {1: "params_sha256", 2: "sha256"}
+DIGEST_FIELDS = {1: "params_sha256", 2: "sha256", 3: "sha256"}
 # The members np.savez writes: stored, neither compressed nor encrypted.
 MEMBERS = ["header.npy", "params.npy"]
 
@@ -111,6 +124,7 @@ def header_fields(version: int) -> list[str]:
         DIGEST_FIELDS[version],
         "history",
         "metadata",
+        *(["estimator"] if version == ESTIMATOR_VERSION else []),
     ]
 
 
@@ -122,7 +136,7 @@ def _canonical_json(value: Any) -> str:
 def seal(header: dict[str, Any], params: np.ndarray) -> str:
     """The digest ``header`` should hold for ``params``, as its format version defines it."""
     digest = hashlib.sha256()
-    if header["format_version"] == 2:
+    if header["format_version"] >= 2:
         others = {key: value for key, value in header.items() if key != DIGEST_FIELDS[2]}
         digest.update(_canonical_json(others).encode("ascii"))
         digest.update(b"\0")  # never in canonical JSON, which escapes control characters
@@ -158,7 +172,7 @@ def _decode_json(text: str) -> Any:
 
 
 def save(
-    net: Network,
+    net: Any,
     path: PathArgument,
     history: Sequence[float] | None = None,
     metadata: dict[str, Any] | None = None,
@@ -167,7 +181,11 @@ def save(
 
     Parameters
     ----------
-    net : Network
+    net : Network, or a fitted BPClassifier or BPRegressor
+        An estimator is written with everything it predicts and continues
+        training from (format version 3): its parameters, classes and label
+        encoding, feature names, training record and the network; its
+        ``loss_curve_`` is the history, unless ``history`` is given.
     path : str, bytes or path-like
         The file to write; an existing file is replaced only once the new one
         is complete on disk, and keeps its mode.  A symbolic link is followed.
@@ -181,19 +199,31 @@ def save(
     ------
     ValueError
         If ``load`` would refuse the file: parameters that are NaN or infinite,
-        history or metadata that JSON cannot hold.  Nothing is written.
+        history or metadata that JSON cannot hold, an estimator parameter
+        that is not a JSON value (a callable, a ``RandomState``).  Nothing is
+        written.
+    TypeError
+        If ``net`` is none of the things above.
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
     OSError
         If the file cannot be written, or the path is a directory, FIFO,
         device or socket.  Any previous file is left as it was.
     """
+    estimator = None
     if not isinstance(net, Network):
-        raise TypeError(f"net must be a fastbp.Network; got {type(net).__name__}")
+        estimator = _estimator_state(net)
+        net = net.network_
+        history = estimator["loss_curve"] if history is None else history
     name = _path(path)
     params = net.params.copy()  # one snapshot: what is checked, sealed and written
-    text = _header_text(net.architecture, params, _history(history), _metadata(metadata))
+    text = _header_text(net.architecture, params, _history(history), _metadata(metadata), estimator)
     subject, decoded = f"the network to save to {name!r}", _decode_json(text)
     try:  # what load checks
-        _check_params(subject, decoded, check_header(subject, decoded), params)
+        architecture = check_header(subject, decoded)
+        _check_params(subject, decoded, architecture, params)
+        if estimator is not None:
+            _estimator_from(subject, decoded["estimator"], Network(**architecture.to_dict()))
     except ValueError as exc:
         raise ValueError(f"{exc}; nothing was written") from None
     header = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
@@ -221,22 +251,346 @@ def _metadata(metadata: Any) -> dict[str, Any] | None:
     return metadata
 
 
+# -- fitted estimators (format version 3) -----------------------------------
+#
+# A fitted BPClassifier or BPRegressor is its network plus an ``estimator``
+# header field: an object holding ``class`` (the estimator's class name),
+# ``params`` (its get_params(), JSON values only), ``n_features_in``,
+# ``feature_names_in`` (null or a list of strings), ``classes`` (null for a
+# regressor, else {"dtype": a NumPy dtype name, "values": [...]}), ``target``
+# (a classifier's "binary", "multiclass" or "multilabel-indicator"; a
+# regressor's 1 or 2, the number of dimensions of its y), ``rng`` (the state
+# of its random generator: a warm start after loading continues as it would
+# have before saving) and the training record ``n_iter``, ``t``,
+# ``loss_curve``, ``loss``, ``best_loss``, ``validation_scores`` and
+# ``best_validation_score``.  Nothing in it names code to run: the class is
+# looked up in a fixed table, never imported by name.
+
+ESTIMATOR_CLASSES = ("BPClassifier", "BPRegressor")
+ESTIMATOR_FIELDS = (
+    "class", "params", "n_features_in", "feature_names_in", "classes", "target", "rng",
+    "n_iter", "t", "loss_curve", "loss", "best_loss", "validation_scores",
+    "best_validation_score",
+)  # fmt: skip
+# The dtypes of classes_ a file may hold (and an "object" array of strings).
+_CLASS_DTYPE_KINDS = "biufU"
+_TARGETS = ("binary", "multiclass", "multilabel-indicator")
+_MT_WORDS = 624  # the length of a MT19937 state
+# The estimator parameters that are numbers (the others are checked by _check_params).
+_NUMBER_PARAMS = (
+    "alpha", "learning_rate_init", "power_t", "tol", "momentum", "beta_1", "beta_2", "epsilon",
+    "n_iter_no_change",
+)  # fmt: skip
+
+
+def _estimator_types() -> dict[str, type]:
+    """The estimator classes a file may name; they need scikit-learn."""
+    try:
+        from fastbp.sklearn import BPClassifier, BPRegressor
+    except ImportError as exc:
+        raise ImportError(
+            f"a fitted estimator's file needs scikit-learn: pip install 'fastbp[sklearn]' ({exc})"
+        ) from None
+    return {"BPClassifier": BPClassifier, "BPRegressor": BPRegressor}
+
+
+def _is_estimator(obj: Any) -> bool:
+    """Whether ``obj`` is a fastbp estimator, without importing scikit-learn for it."""
+    module = sys.modules.get("fastbp.sklearn")
+    return module is not None and isinstance(obj, module._BaseBP)
+
+
+def _json_param(name: str, value: Any) -> Any:
+    """The estimator parameter ``value`` as JSON, or ``ValueError`` for one JSON cannot hold."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, (tuple, list)) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value
+    ):
+        return [int(v) for v in value]
+    raise ValueError(
+        f"the estimator's parameter {name}={value!r:.80} is not one a model file holds: "
+        "None, a bool, a finite number, a string or a sequence of integers"
+        + (" (pass random_state as an integer)" if name == "random_state" else "")
+    )
+
+
+def _number_or_null(value: Any) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _classes_state(classes: np.ndarray) -> dict[str, Any]:
+    """classes_ as JSON, keeping the type of the labels."""
+    strings = classes.dtype == object and all(isinstance(c, str) for c in classes)
+    if classes.dtype.kind not in _CLASS_DTYPE_KINDS and not strings:
+        raise ValueError(
+            f"the classifier's classes_ of dtype {classes.dtype} cannot be saved: a model file "
+            "holds labels that are strings, integers, finite floats or bools"
+        )
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ValueError("the classifier's classes_ hold NaN or infinity, which JSON cannot hold")
+    return {"dtype": classes.dtype.str if classes.dtype.kind == "U" else classes.dtype.name,
+            "values": classes.tolist()}  # fmt: skip
+
+
+def _estimator_state(estimator: Any) -> dict[str, Any]:
+    """The ``estimator`` header field of a fitted estimator (``TypeError`` for anything else)."""
+    if not _is_estimator(estimator) or type(estimator).__name__ not in ESTIMATOR_CLASSES:
+        raise TypeError(
+            "net must be a fastbp.Network or a fitted fastbp.BPClassifier or "
+            f"fastbp.BPRegressor; got {type(estimator).__name__} (save a scikit-learn "
+            "pipeline with skops.io, see fastbp.sklearn.SKOPS_TRUSTED)"
+        )
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    classifier = type(estimator).__name__ == "BPClassifier"
+    params = {k: _json_param(k, v) for k, v in estimator.get_params(deep=False).items()}
+    names = getattr(estimator, "feature_names_in_", None)
+    rng = estimator._rng.get_state()
+    scores = estimator.validation_scores_
+    return {
+        "class": type(estimator).__name__,
+        "params": params,
+        "n_features_in": int(estimator.n_features_in_),
+        "feature_names_in": None if names is None else [str(n) for n in names],
+        "classes": _classes_state(estimator.classes_) if classifier else None,
+        "target": estimator._binarizer.y_type_ if classifier else int(estimator._y_ndim),
+        "rng": {
+            "key": rng[1].tolist(),
+            "pos": int(rng[2]),
+            "has_gauss": int(rng[3]),
+            "cached_gaussian": float(rng[4]),
+        },
+        "n_iter": int(estimator.n_iter_),
+        "t": int(estimator.t_),
+        "loss_curve": [float(v) for v in estimator.loss_curve_],
+        "loss": float(estimator.loss_),
+        "best_loss": _number_or_null(estimator.best_loss_),
+        "validation_scores": None if scores is None else [float(v) for v in scores],
+        "best_validation_score": _number_or_null(estimator.best_validation_score_),
+    }
+
+
+def _bad(subject: str, field: str, expectation: str, value: Any) -> ValueError:
+    return ValueError(
+        f"{subject} has a malformed estimator header: {field} must be {expectation}; "
+        f"got {value!r:.80}"
+    )
+
+
+def _is_int(value: Any, low: int = 0) -> bool:
+    return type(value) is int and value >= low
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
+
+
+def _numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_number(v) for v in value)
+
+
+def _check_estimator_fields(subject: str, state: dict[str, Any]) -> None:
+    """Raise unless ``state`` has exactly the estimator fields, each of its JSON type."""
+    _exact_fields(
+        subject,
+        "estimator header",
+        state,
+        ESTIMATOR_FIELDS,
+        f"it has exactly the fields {', '.join(ESTIMATOR_FIELDS)}",
+    )
+    rules: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "class": (lambda v: v in ESTIMATOR_CLASSES, f"one of {list(ESTIMATOR_CLASSES)}"),
+        "params": (lambda v: isinstance(v, dict), "an object"),
+        "n_features_in": (lambda v: _is_int(v, 1), "a positive integer"),
+        "feature_names_in": (
+            lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
+            "null or a list of strings",
+        ),
+        "rng": (lambda v: isinstance(v, dict), "an object"),
+        "n_iter": (_is_int, "a non-negative integer"),
+        "t": (_is_int, "a non-negative integer"),
+        "loss_curve": (_numbers, "a list of numbers"),
+        "loss": (_is_number, "a number"),
+        "best_loss": (lambda v: v is None or _is_number(v), "null or a number"),
+        "validation_scores": (lambda v: v is None or _numbers(v), "null or a list of numbers"),
+        "best_validation_score": (lambda v: v is None or _is_number(v), "null or a number"),
+    }
+    for field, (valid, expectation) in rules.items():
+        if not valid(state[field]):
+            raise _bad(subject, field, expectation, state[field])
+
+
+def _rng_from(subject: str, state: Any) -> np.random.RandomState:
+    fields = {"key", "pos", "has_gauss", "cached_gaussian"}
+    if not (
+        isinstance(state, dict)
+        and set(state) == fields
+        and isinstance(state["key"], list)
+        and len(state["key"]) == _MT_WORDS
+        and all(_is_int(k) and k < 2**32 for k in state["key"])
+        and _is_int(state["pos"])
+        and state["pos"] <= _MT_WORDS
+        and state["has_gauss"] in (0, 1)
+        and _is_number(state["cached_gaussian"])
+    ):
+        raise _bad(subject, "rng", "a MT19937 state (key, pos, has_gauss, cached_gaussian)", state)
+    rng = np.random.RandomState()
+    key = np.array(state["key"], dtype=np.uint32)
+    rng.set_state(("MT19937", key, state["pos"], state["has_gauss"], state["cached_gaussian"]))
+    return rng
+
+
+def _classes_from(subject: str, state: Any) -> np.ndarray:
+    """classes_ of the type they were saved with."""
+    if not (isinstance(state, dict) and set(state) == {"dtype", "values"}):
+        raise _bad(subject, "classes", "an object with the fields dtype and values", state)
+    values = state["values"]
+    if not (isinstance(values, list) and len(values) >= 1):
+        raise _bad(subject, "classes.values", "a non-empty list of labels", values)
+    try:
+        dtype = np.dtype(state["dtype"]) if isinstance(state["dtype"], str) else None
+    except TypeError:
+        dtype = None
+    strings = dtype is not None and dtype.kind == "O" and all(isinstance(v, str) for v in values)
+    if dtype is None or (dtype.kind not in _CLASS_DTYPE_KINDS and not strings):
+        raise _bad(subject, "classes.dtype", "the dtype of strings, integers, floats or bools",
+                   state["dtype"])  # fmt: skip
+    scalar = {"b": (bool,), "i": (int,), "u": (int,), "f": (int, float), "U": (str,)}
+    kinds = scalar.get(dtype.kind, (str,))
+    if not all(type(v) in kinds for v in values):
+        raise _bad(subject, "classes.values", f"labels of dtype {dtype}", values)
+    try:
+        with np.errstate(over="raise"):
+            classes = np.array(values, dtype=dtype)
+    except (OverflowError, FloatingPointError, ValueError) as exc:
+        raise _bad(subject, "classes.values", f"labels that fit {dtype} ({exc})", values) from None
+    if classes.tolist() != values or len(np.unique(classes)) != len(values):
+        raise _bad(subject, "classes.values", f"distinct labels that fit {dtype}", values)
+    return classes
+
+
+def _estimator_from(subject: str, state: dict[str, Any], net: Network) -> Any:
+    """The fitted estimator the ``estimator`` header field describes, checked against ``net``."""
+    _check_estimator_fields(subject, state)
+    cls = _estimator_types()[state["class"]]
+    params = state["params"]
+    expected = set(cls().get_params(deep=False))
+    if set(params) != expected:
+        raise ValueError(
+            f"{subject} has a malformed estimator header: its params are "
+            f"{sorted(params)!r:.300}, a {state['class']} has {sorted(expected)}"
+        )
+    if isinstance(params["hidden_layer_sizes"], list):
+        params = {**params, "hidden_layer_sizes": tuple(params["hidden_layer_sizes"])}
+    estimator = cls(**params)
+    try:
+        for name, value in params.items():  # what save writes, and nothing else
+            _json_param(name, value)
+        if not (params["random_state"] is None or _is_int(params["random_state"])):
+            raise ValueError(
+                f"random_state must be null or an integer; got {params['random_state']!r:.80}"
+            )
+        hidden = estimator._check_params()
+        for name in _NUMBER_PARAMS:
+            if not _is_number(params[name]):
+                raise ValueError(f"{name} must be a number; got {params[name]!r:.80}")
+        estimator.network_ = net
+        estimator._check_unchanged(hidden, "the file")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{subject} has estimator params that do not fit ({exc})") from None
+    if state["n_features_in"] != net.n_inputs:
+        raise ValueError(
+            f"{subject} has an estimator of {state['n_features_in']} features and a network "
+            f"of {net.n_inputs} inputs"
+        )
+    names = state["feature_names_in"]
+    if names is not None and len(names) != net.n_inputs:
+        raise _bad(subject, "feature_names_in", f"{net.n_inputs} names, one per input", names)
+    if state["class"] == "BPClassifier":
+        _restore_encoding(subject, estimator, state, net)
+    else:
+        if state["classes"] is not None or state["target"] not in (1, 2):
+            raise _bad(subject, "classes and target", "null and 1 or 2 for a regressor",
+                       [state["classes"], state["target"]])  # fmt: skip
+        if state["target"] == 1 and net.n_outputs != 1:
+            raise _bad(subject, "target", "2 for a network of several outputs", state["target"])
+        estimator._y_ndim = state["target"]
+    if net.output_activation != estimator._output():
+        raise ValueError(
+            f"{subject} has a network whose output activation {net.output_activation!r} is "
+            f"not the {estimator._output()!r} its estimator trains"
+        )
+    estimator.n_features_in_ = net.n_inputs
+    if names is not None:
+        estimator.feature_names_in_ = np.array(names, dtype=object)
+    estimator._rng = _rng_from(subject, state["rng"])
+    estimator.n_outputs_ = net.n_outputs
+    estimator.n_layers_ = len(net.sizes)
+    estimator.out_activation_ = {"sigmoid": "logistic"}.get(
+        net.output_activation, net.output_activation
+    )
+    estimator.n_iter_, estimator.t_ = state["n_iter"], state["t"]
+    estimator.loss_curve_ = [float(v) for v in state["loss_curve"]]
+    estimator.loss_ = float(state["loss"])
+    scores = state["validation_scores"]
+    if (scores is None) != (not params["early_stopping"]):
+        raise _bad(subject, "validation_scores", "a list exactly when early_stopping", scores)
+    estimator.validation_scores_ = None if scores is None else [float(v) for v in scores]
+    best, best_score = state["best_loss"], state["best_validation_score"]
+    estimator.best_loss_ = None if scores is not None else (np.inf if best is None else best)
+    estimator.best_validation_score_ = (
+        None if scores is None else (-np.inf if best_score is None else best_score)
+    )
+    return estimator
+
+
+def _restore_encoding(subject: str, estimator: Any, state: dict[str, Any], net: Network) -> None:
+    """The classifier's classes_ and label encoding, checked against the network's outputs."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    if state["classes"] is None:
+        raise _bad(subject, "classes", "the classes of a classifier", None)
+    classes, target = _classes_from(subject, state["classes"]), state["target"]
+    if target not in _TARGETS:
+        raise _bad(subject, "target", f"one of {list(_TARGETS)}", target)
+    outputs = {"binary": 1}.get(target, len(classes))
+    if (target == "binary") != (len(classes) == 2) or net.n_outputs != outputs:
+        raise ValueError(
+            f"{subject} has a {target} classifier of {len(classes)} classes and a network of "
+            f"{net.n_outputs} outputs, which do not fit"
+        )
+    if target == "multilabel-indicator" and classes.tolist() != list(range(len(classes))):
+        raise _bad(subject, "classes", "0, 1, ... for multilabel targets", classes.tolist())
+    binarizer = LabelBinarizer()
+    binarizer.classes_, binarizer.y_type_, binarizer.sparse_input_ = classes, target, False
+    estimator._binarizer, estimator.classes_ = binarizer, classes
+
+
 def _header_text(
     architecture: Architecture,
     params: np.ndarray,
     history: list[float] | None,
     metadata: dict[str, Any] | None,
+    estimator: dict[str, Any] | None = None,
 ) -> str:
-    """The JSON text of the header of a file of ``params``, sealed."""
+    """The JSON text of the header of a file of ``params`` (and ``estimator``), sealed."""
+    version = FORMAT_VERSION if estimator is None else ESTIMATOR_VERSION
     fields = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": version,
         "fastbp_version": __version__,
         **architecture.to_dict(),
         "n_params": int(params.size),
         DIGEST_FIELDS[FORMAT_VERSION]: "",
         "history": history,
         "metadata": metadata,
+        **({} if estimator is None else {"estimator": estimator}),
     }
     try:
         # To JSON and back, so that the seal is taken of what load will read.
@@ -245,7 +599,7 @@ def _header_text(
         raise ValueError(
             f"history and metadata must be JSON-serialisable with finite numbers ({exc})"
         ) from None
-    header[DIGEST_FIELDS[FORMAT_VERSION]] = seal(header, params)
+    header[DIGEST_FIELDS[version]] = seal(header, params)
     return json.dumps(header)
 
 
@@ -518,20 +872,31 @@ _FIELD_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "sha256": (_is_sha256, "a SHA-256 digest: 64 lowercase hexadecimal digits"),
     "history": (_is_history, "null or a list of numbers"),
     "metadata": (lambda value: value is None or isinstance(value, dict), "null or an object"),
+    "estimator": (lambda value: isinstance(value, dict), "an object"),
 }
+
+
+def _exact_fields(
+    subject: str, what: str, found: dict[str, Any], expected: Any, expectation: str
+) -> None:
+    """Raise unless ``found`` has exactly the ``expected`` keys."""
+    missing = [field for field in expected if field not in found]
+    unknown = [field for field in found if field not in expected]
+    if missing or unknown:
+        problem = f"missing {missing}, unknown {unknown}"
+        raise ValueError(f"{subject} has a malformed {what} ({problem:.300}); {expectation}")
 
 
 def _check_fields(subject: str, header: dict[str, Any], version: int) -> None:
     """Raise unless the header has exactly the fields of its version, each of its type."""
     expected = header_fields(version)
-    missing = [field for field in expected if field not in header]
-    unknown = [field for field in header if field not in expected]
-    if missing or unknown:
-        problem = f"missing {missing}, unknown {unknown}"
-        raise ValueError(
-            f"{subject} has a malformed header ({problem:.300}); "
-            f"a version {version} header has exactly the fields {', '.join(expected)}"
-        )
+    _exact_fields(
+        subject,
+        "header",
+        header,
+        expected,
+        f"a version {version} header has exactly the fields {', '.join(expected)}",
+    )
     for field, (valid, expectation) in _FIELD_RULES.items():
         if field in header and not valid(header[field]):
             raise ValueError(
@@ -574,8 +939,11 @@ def load_metadata(path: PathArgument) -> dict[str, Any]:
     return _read(path)[1]
 
 
-def load(path: PathArgument) -> Network:
-    """Read a network written by :func:`save` (or ``Network.save``).
+def load(path: PathArgument) -> Any:
+    """Read a network written by :func:`save` (or ``Network.save``), or a fitted estimator.
+
+    A file of a ``BPClassifier`` or ``BPRegressor`` gives the estimator back,
+    predicting exactly as it did; :func:`load_network` gives any file's network.
 
     Raises
     ------
@@ -589,10 +957,26 @@ def load(path: PathArgument) -> Network:
     OSError
         If the file cannot be read (permission denied, ...).
     """
+    subject, header, net = _read_network(path)
+    if header["format_version"] == ESTIMATOR_VERSION:
+        return _estimator_from(subject, header["estimator"], net)
+    return net
+
+
+def load_network(path: PathArgument) -> Network:
+    """The network of a model file: the file's own, or the fitted estimator's ``network_``.
+
+    Raises as :func:`load` does; the estimator's fields are not checked.
+    """
+    return _read_network(path)[2]
+
+
+def _read_network(path: PathArgument) -> tuple[str, dict[str, Any], Network]:
+    """What messages call the file, its checked header and its network."""
     # Every count is checked before anything is built, so that a tampered
     # header cannot make load allocate more than the file holds.
     subject, header, architecture, params = _read(path)
     _check_params(subject, header, architecture, params)
     net = Network(**architecture.to_dict())
     net.params[...] = params
-    return net
+    return subject, header, net

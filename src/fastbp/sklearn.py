@@ -56,6 +56,13 @@ _ACTIVATIONS = {
 }
 _OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
 _SEED_LIMIT = 2**32 - 1
+# The types to trust in skops.io.load(path, trusted=SKOPS_TRUSTED), beyond
+# scikit-learn's and NumPy's own, for a pipeline holding fastbp's estimators.
+SKOPS_TRUSTED = [
+    "fastbp.network.Network",
+    "fastbp.sklearn.BPClassifier",
+    "fastbp.sklearn.BPRegressor",
+]
 # Probabilities are clipped to this before a division or a log: a saturated
 # output gives a finite log-probability (scikit-learn's log_loss clips too).
 _MIN_PROBABILITY = np.finfo(np.float64).tiny
