@@ -80,6 +80,24 @@ def _open() -> tuple[ctypes.CDLL | None, str]:
     return lib, ""
 
 
+def _shared_data() -> str | None:
+    """FANN's benchmark data sets: beside the checkout (../shared/data/fann) or in /work/shared."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (
+        os.environ.get("FASTBP_FANN_DATA", ""),
+        os.path.join(here, "..", "..", "shared", "data", "fann"),
+        "/work/shared/data/fann",
+    ):
+        if candidate and os.path.isdir(candidate):
+            return os.path.normpath(candidate)
+    return None
+
+
+DATA = _shared_data()
+skip_without_data = pytest.mark.skipif(
+    DATA is None, reason="FANN's data sets (../shared/data/fann) are not beside this checkout"
+)
+
 LIB, MISSING = _open()
 if LIB is None and os.environ.get("FASTBP_REQUIRE_FANN"):
     # CI sets this: there the FANN tests must run, not skip.

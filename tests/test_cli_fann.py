@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import os
 
+import fann_lib
 import numpy as np
 import pytest
 from fann_lib import SIGMOID_STEPWISE, Ann, skip_without_fann
@@ -15,7 +16,7 @@ from test_cli import call
 import fastbp as fb
 from fastbp import fann, io
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fann")
+DATA = fann_lib.DATA or ""
 SPIRAL_TRAIN = os.path.join(DATA, "two-spiral.train")
 SPIRAL_TEST = os.path.join(DATA, "two-spiral.test")
 ROBOT_TRAIN, ROBOT_TEST = os.path.join(DATA, "robot.train"), os.path.join(DATA, "robot.test")
@@ -51,6 +52,7 @@ def train_fann_data(capsys, tmp_path, data=ROBOT_TRAIN, *extra):
     return model, out
 
 
+@fann_lib.skip_without_data
 def test_train_on_a_fann_data_file_uses_its_inputs_and_outputs(capsys, tmp_path):
     model, out = train_fann_data(capsys, tmp_path)
     X, Y = fann.read_data(ROBOT_TRAIN)
@@ -62,6 +64,7 @@ def test_train_on_a_fann_data_file_uses_its_inputs_and_outputs(capsys, tmp_path)
     assert io.load_metadata(model)["metadata"]["source"] == "FANN data"
 
 
+@fann_lib.skip_without_data
 def test_predict_on_a_fann_data_file_writes_the_networks_outputs(capsys, tmp_path):
     model, _ = train_fann_data(capsys, tmp_path)
     preds = tmp_path / "preds.csv"
@@ -76,12 +79,14 @@ def test_predict_on_a_fann_data_file_writes_the_networks_outputs(capsys, tmp_pat
     assert f"MSE {mse:.6g}" in err
 
 
+@fann_lib.skip_without_data
 def test_target_and_task_do_not_apply_to_fann_data(capsys, tmp_path):
     status, _, err = call(capsys, "train", ROBOT_TRAIN, "--target", "y", "--out", tmp_path / "m")
     assert status == 1
     assert "FANN data file: its outputs are the targets" in err
 
 
+@fann_lib.skip_without_data
 def test_a_malformed_fann_data_file_is_one_line_exit_1(capsys, tmp_path):
     bad = tmp_path / "bad.data"
     bad.write_text("3 2 1\n0 1\n1\n")
@@ -93,6 +98,7 @@ def test_a_malformed_fann_data_file_is_one_line_exit_1(capsys, tmp_path):
 # -- export, read by the other side -----------------------------------------
 
 
+@fann_lib.skip_without_data
 @skip_without_fann
 def test_export_fann_of_a_fann_data_model_runs_in_libfann(capsys, tmp_path):
     model, _ = train_fann_data(capsys, tmp_path)
@@ -104,6 +110,7 @@ def test_export_fann_of_a_fann_data_model_runs_in_libfann(capsys, tmp_path):
         np.testing.assert_allclose(ann.run(X), io.load(model).predict(X), rtol=0, atol=1e-12)
 
 
+@fann_lib.skip_without_data
 @skip_without_fann
 def test_export_fann_of_a_csv_regression_carries_its_standardisation(capsys, tmp_path):
     """FANN's scaling block holds fastbp train's standardisation: libfann, scaling
@@ -124,6 +131,7 @@ def test_export_fann_of_a_csv_regression_carries_its_standardisation(capsys, tmp
     np.testing.assert_allclose(ours, predicted, rtol=1e-6, atol=1e-6)  # FANN scales in float
 
 
+@fann_lib.skip_without_data
 @skip_without_fann
 def test_a_fann_network_predicts_info_and_exports_on_the_command_line(capsys, tmp_path):
     path = tmp_path / "fann.net"
@@ -153,6 +161,7 @@ def outputs_csv_text(text):
     return np.array(rows[1:], dtype=np.float64)
 
 
+@fann_lib.skip_without_data
 @skip_without_fann
 def test_a_stepwise_fann_network_needs_stepwise_exact(capsys, tmp_path):
     path = tmp_path / "default.net"
@@ -170,6 +179,7 @@ def test_a_stepwise_fann_network_needs_stepwise_exact(capsys, tmp_path):
     assert 0 < gap <= bound
 
 
+@fann_lib.skip_without_data
 def test_export_onnx_of_a_csv_classifier_gives_the_probabilities_of_raw_features(capsys, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     model = tmp_path / "iris.fbp"
@@ -191,6 +201,7 @@ def test_export_onnx_of_a_csv_classifier_gives_the_probabilities_of_raw_features
     np.testing.assert_allclose(probabilities, io.load(model).predict(standardised), atol=1e-12)
 
 
+@fann_lib.skip_without_data
 def test_export_c_of_a_csv_regression_compiles_and_predicts(capsys, tmp_path):
     from test_export_c import CC, build, run
 
@@ -219,6 +230,7 @@ def test_export_c_of_a_csv_regression_compiles_and_predicts(capsys, tmp_path):
         (["--format", "xml"], None),
     ],
 )
+@fann_lib.skip_without_data
 def test_export_errors(capsys, tmp_path, args, message):
     model = tmp_path / "iris.fbp"
     status, _, err = call(capsys, "train", IRIS, "--target", "species", "--quiet", "--out", model)
@@ -234,6 +246,7 @@ def test_export_errors(capsys, tmp_path, args, message):
     assert not out.exists()
 
 
+@fann_lib.skip_without_data
 def test_export_refuses_a_missing_model_and_a_directory(capsys, tmp_path):
     status, _, err = call(capsys, "export", tmp_path / "nope.fbp", "--format", "c", "--out", "x.c")
     assert status == 1 and "no such model file" in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import fann_lib
 import numpy as np
 import pytest
 from fann_lib import (
@@ -31,8 +32,8 @@ from fastbp import fann
 
 pytestmark = skip_without_fann
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "fann")
-DATA_FILES = sorted(f for f in os.listdir(DATA) if f.endswith((".train", ".test")))
+DATA = fann_lib.DATA or ""
+DATA_FILES = sorted(f for f in os.listdir(DATA) if f.endswith((".train", ".test"))) if DATA else []
 ACTIVATIONS = ("sigmoid", "tanh", "identity")
 CODES = {"identity": LINEAR, "sigmoid": SIGMOID, "tanh": SIGMOID_SYMMETRIC}
 rng = np.random.default_rng(0)
@@ -177,6 +178,7 @@ def test_fastbp_keeps_fann_training_parameters(tmp_path):
 # -- scaling -------------------------------------------------------------------
 
 
+@fann_lib.skip_without_data
 def test_fann_scaling_is_kept_and_applied_as_fann_applies_it(tmp_path):
     data = os.path.join(DATA, "two-spiral.train")
     path = str(tmp_path / "scaled.net")
@@ -342,6 +344,7 @@ def test_every_shared_data_file_reads_as_libfann_reads_it(name):
     np.testing.assert_array_equal(Y, Y_fann)
 
 
+@fann_lib.skip_without_data
 def test_libfann_reads_the_data_fastbp_writes_exactly(tmp_path):
     X = rng.normal(size=(37, 5)) * 10.0 ** rng.integers(-8, 8, size=(37, 5))
     Y = np.round(rng.normal(size=(37, 3)), 2)
@@ -352,6 +355,7 @@ def test_libfann_reads_the_data_fastbp_writes_exactly(tmp_path):
     np.testing.assert_array_equal(fann.read_data(tmp_path / "ours.data")[0], X)
 
 
+@fann_lib.skip_without_data
 def test_fastbp_reads_the_data_libfann_writes(tmp_path):
     save_train(os.path.join(DATA, "robot.train"), tmp_path / "theirs.data")
     X, Y = fann.read_data(tmp_path / "theirs.data")
