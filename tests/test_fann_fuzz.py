@@ -256,3 +256,51 @@ def test_valid_data_round_trip_exactly(X):
     got_in, got_out = fann.read_data(DATA)
     np.testing.assert_array_equal(got_in, inputs)
     np.testing.assert_array_equal(got_out, outputs)
+
+
+LONG = st.sampled_from(
+    ["9" * 5000, "+" + "0" * 5000 + "1", "1" * 100_000 + "x", "1" * 50_000 + "."]
+)
+
+
+@SETTINGS
+@given(text=NETS, token=LONG, data=st.data())
+def test_a_very_long_token_is_refused_quickly_with_the_path(text, token, data):
+    # Python's int() refuses more than 4,300 digits without naming the file,
+    # and a backtracking number pattern would take quadratic time on these;
+    # read() checks the time, the memory and that a refusal names the file.
+    spans = [m.span() for m in NUMBER.finditer(text)][1:]
+    start, end = data.draw(st.sampled_from(spans))
+    check_net(read(fann.read_net, NET, text[:start] + token + text[end:]))
+
+
+@SETTINGS
+@given(text=DATAS, token=LONG, data=st.data())
+def test_a_very_long_data_token_is_refused_quickly_with_the_path(text, token, data):
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    start, end = data.draw(st.sampled_from(spans))
+    check_data(read(fann.read_data, DATA, text[:start] + token + text[end:]))
+
+
+@SETTINGS
+@given(text=NETS, data=st.data())
+def test_a_weight_that_overflows_with_its_steepness_is_refused_by_name(text, data):
+    # 1e308 is finite; folded with a steepness of 4 it is not.
+    head, _, tail = text.partition("connections")
+    head = re.sub(r"\((\d+), (\d+), [^()]+\)", r"(\1, \2, 4)", head)
+    text = head + "connections" + tail
+    weights = [m.span(1) for m in re.finditer(r"\(\d+, (\S+?)\)", text)]
+    start, end = data.draw(st.sampled_from(weights))
+    result = read(fann.read_net, NET, text[:start] + "1e308" + text[end:])
+    assert isinstance(result, ValueError) and "overflows" in str(result), result
+
+
+def test_the_stepwise_bound_of_huge_weights_is_the_output_range(tmp_path):
+    net = fb.Network([2, 3, 1], activation="sigmoid", output_activation="tanh", seed=0)
+    params = net.params.copy()
+    params[:] = 1e300
+    net.params = params
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bound = fann.stepwise_bound(net, {1: 1, 2: 1})
+    assert bound == 2.0

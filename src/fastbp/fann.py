@@ -109,6 +109,10 @@ _EXPORTED = {"identity": (0, 1.0), "sigmoid": (3, 0.5), "tanh": (5, 1.0)}
 STEPWISE_ERROR = {"sigmoid": 0.0333, "tanh": 0.0665}
 # The steepest slope of each function, in fastbp's (folded) units.
 _SLOPE = {"identity": 1.0, "sigmoid": 0.25, "tanh": 1.0}
+# How far apart two outputs of each function can be at all.
+_RANGE = {"identity": math.inf, "sigmoid": 1.0, "tanh": 2.0}
+# FANN's counts are C unsigned ints; more digits than this are refused unread.
+_MAX_DIGITS = 20
 
 # The parameters FANN writes between the header and layer_sizes, in its order,
 # with the values fann_create_standard gives them.  Lists hold their count
@@ -154,7 +158,9 @@ _SCALING_KEYS = tuple(
 )
 
 # A decimal number as C's strtod reads it, or nan/inf (refused by value, later).
-_NUMBER = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)", re.I)
+# Written so that no digit can be matched two ways: a long malformed token
+# fails in time proportional to its length, not its square.
+_NUMBER = re.compile(r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)", re.I)
 _INTEGER = re.compile(r"\+?\d+")
 _NUMERIC_TEXT = re.compile(r"[\s0-9eE+\-.]*")
 _TUPLE = re.compile(r"\(([^()]*)\)")
@@ -353,7 +359,13 @@ def _integer(text: str, what: str, low: int = 0, high: int | None = None) -> int
     text = text.strip()
     if not _INTEGER.fullmatch(text):
         raise _Malformed(f"{what} is {text[:40]!r}, not a whole number")
-    value = int(text)
+    significant = text.lstrip("+").lstrip("0") or "0"
+    if len(significant) > _MAX_DIGITS:
+        raise _Malformed(
+            f"{what} is a whole number of {len(significant):,} digits; "
+            f"expected at most {high or UINT_MAX}"
+        )
+    value = int(significant)
     if value < low or (high is not None and value > high):
         bounds = f"at least {low}" if high is None else f"from {low} to {high}"
         raise _Malformed(f"{what} is {value}; expected {bounds}")
@@ -579,11 +591,17 @@ def _connections(
                     raise _Malformed(f"neuron {k} lists a connection from neuron {source} twice")
                 seen.add(source)
                 weight = _finite(weight_text, f"the weight of {what}")
+                folded = weight * factor[j]
+                if not math.isfinite(folded):
+                    raise _Malformed(
+                        f"the weight of {what} is {weight:g}; times the neuron's steepness "
+                        "it overflows a double"
+                    )
                 i = source - first_in
                 if i == n_in - 1:
-                    b[j] = weight * factor[j]
+                    b[j] = folded
                 else:
-                    W[i, j] = weight * factor[j]
+                    W[i, j] = folded
             position += neuron.n_inputs
             missing += n_in - neuron.n_inputs
         weights.append(W)
@@ -615,14 +633,17 @@ def stepwise_bound(net: Network, stepwise_layers: Mapping[int, int]) -> float:
     instead of the exact ones.  Errors add up layer by layer: a layer's sums
     move by at most its largest absolute row sum of weights times the error of
     its inputs, its outputs by the activation's steepest slope times that, plus
-    the stepwise function's own error."""
+    the stepwise function's own error, and never by more than the function's
+    range (1 for sigmoid, 2 for tanh)."""
     error = 0.0
     names = [net.activation] * (len(net.sizes) - 2) + [net.output_activation]
     for layer, (W, name) in enumerate(zip(net.weights, names), start=1):
-        spread = float(np.max(np.abs(W).sum(axis=0))) * error if error else 0.0
+        with np.errstate(over="ignore"):
+            spread = float(np.max(np.abs(W).sum(axis=0))) * error if error else 0.0
         error = _SLOPE[name] * spread
         if layer in stepwise_layers:
             error += STEPWISE_ERROR[name]
+        error = min(error, _RANGE[name])
     return error
 
 
