@@ -168,7 +168,7 @@ def test_train_fills_encodes_and_says_so(tmp_path, reader):
     assert f"filled missing numbers with the training rows' mean: 'ash' 9 cells ({mean:.6g})" in out
     assert "filled missing text with the most frequent category: 'colour' 6 cells (" in out
     assert "one-hot encoded 2 text columns (categories): 'colour' (2), 'region' (2); 5 " in out
-    assert "network: 5-32-2" in out and "warning" not in out
+    assert "network: 5-32-2" in out and "row ID" not in out
     metadata = fb.io.load_metadata(model)["metadata"]
     assert metadata["features"] == ["ash", "colour", "region"]
     assert metadata["categories"] == {"colour": ["dark", "pale"], "region": ["north", "south"]}
@@ -243,7 +243,7 @@ def test_a_column_that_looks_like_a_row_id_is_warned_about_and_drop_silences_it(
     assert f"warning: column {header!r} looks like a row ID ({why}); --drop {header}" in out
     status, out, err = call(*argv, "--quiet", "--drop", header)
     assert status == 0, err
-    assert "warning" not in out and "network: 1-32-2" in out
+    assert "row ID" not in out and "network: 1-32-2" in out
 
 
 def test_numbers_that_are_not_in_steps_of_one_are_no_row_id(tmp_path):
@@ -253,7 +253,7 @@ def test_numbers_that_are_not_in_steps_of_one_are_no_row_id(tmp_path):
     status, out, err = call("train", data, "--target", "y", "--epochs", "1", "--quiet",
                             "--out", tmp_path / "m.fbp")  # fmt: skip
     assert status == 0, err
-    assert "warning" not in out
+    assert "row ID" not in out
 
 
 def test_features_chooses_the_columns_in_its_order(tmp_path):

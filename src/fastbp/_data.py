@@ -21,6 +21,7 @@ was expected.
 from __future__ import annotations
 
 import csv
+import difflib
 import os
 import zipfile
 from collections import Counter
@@ -32,6 +33,13 @@ import numpy as np
 
 class DataError(ValueError):
     """A data file that cannot be used, with a message saying why."""
+
+
+def _suggestion(name: str, names: list[str]) -> str:
+    """`` (did you mean 'x'?)`` for the column ``name`` most likely meant, if any."""
+    folded = [other for other in names if other.casefold() == name.casefold()]
+    close = folded or difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @dataclass
@@ -73,7 +81,8 @@ class Table:
                 if -len(self.names) <= position < len(self.names):
                     return position % len(self.names)
         shown = ", ".join(self.names[:20]) + (", ..." if len(self.names) > 20 else "")
-        raise DataError(f"{self.path}: no column named {name!r}; the columns are {shown}")
+        hint = _suggestion(name, self.names)
+        raise DataError(f"{self.path}: no column named {name!r}{hint}; the columns are {shown}")
 
     def matrix(self, names: list[str]) -> np.ndarray:
         """The named columns as a float matrix; every value must be a number."""

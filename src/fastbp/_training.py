@@ -24,6 +24,7 @@ is chosen; today every optimiser runs as an :class:`EpochRun`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fastbp import _engine
-from fastbp._progress import progress_bar
+from fastbp._progress import Display, Stall, progress_bar
 from fastbp._validation import (
     check_bool,
     check_bytes,
@@ -83,7 +84,14 @@ class History(list):  # type: ignore[type-arg]
     each epoch (empty when not measured), ``seconds`` the training time of
     each epoch, ``learning_rate`` the rate it used and ``best_epoch`` the
     (0-based) epoch whose parameters early stopping kept, or None.
+    ``stop_reason`` says why a stopping rule or the callback ended training
+    (e.g. ``"validation score did not improve by 0.0001 for 11 epochs"`` or
+    ``"the callback returned False"``), or is None when none did: every
+    epoch ran.
     """
+
+    # A class default, so that a History pickled before it existed loads with None.
+    stop_reason: str | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,6 +100,21 @@ class History(list):  # type: ignore[type-arg]
         self.seconds: list[float] = []
         self.learning_rate: list[float] = []
         self.best_epoch: int | None = None
+        self.stop_reason = None
+
+
+def stop_message(history: History) -> str | None:
+    """The line a display shows when training ended early, or None.
+
+    E.g. ``stopped after epoch 38: validation score did not improve by 0.0001
+    for 11 epochs; restored the parameters of epoch 27`` (epochs counted from 1).
+    """
+    if history.stop_reason is None:
+        return None
+    line = f"stopped after epoch {len(history)}: {history.stop_reason}"
+    if history.best_epoch is not None:
+        line += f"; restored the parameters of epoch {history.best_epoch + 1}"
+    return line
 
 
 @dataclass(frozen=True)
@@ -257,12 +280,14 @@ class _Monitor:
             return True
         return False
 
-    def exhausted(self) -> bool:
-        """True (once, then the count restarts) after more than ``patience`` stalled epochs."""
-        if self.stalled <= self.patience:
-            return False
+    def exhausted(self) -> int:
+        """After more than ``patience`` stalled epochs, their number (once, then the
+        count restarts); else 0."""
+        stalled = self.stalled
+        if stalled <= self.patience:
+            return 0
         self.stalled = 0
-        return True
+        return stalled
 
 
 class EpochRules:
@@ -274,7 +299,14 @@ class EpochRules:
     any case.
     """
 
-    def __init__(self, net: Network, settings: Settings, history: History, n: int) -> None:
+    def __init__(
+        self,
+        net: Network,
+        settings: Settings,
+        history: History,
+        n: int,
+        display: Display | None = None,
+    ) -> None:
         self.net = net
         self.settings = settings
         self.history = history
@@ -282,7 +314,9 @@ class EpochRules:
         patience = 10 if settings.n_iter_no_change is None else settings.n_iter_no_change
         self.monitor = _Monitor(settings.tol, patience)
         self.best: np.ndarray | None = None
-        self.progress = progress_bar(settings.epochs, n, settings.verbose)
+        self.progress = (
+            progress_bar(settings.epochs, n, settings.verbose) if display is None else display
+        )
 
     def start_epoch(self, samples_seen: int) -> float:
         """The learning rate for the next epoch, after ``samples_seen`` samples of training."""
@@ -298,8 +332,11 @@ class EpochRules:
         self.progress.update(logs)
         stop = self.settings.monitored and self._stalled(epoch, logs)
         callback = self.settings.callback
-        if callback is not None and callback(epoch, logs) is False:
-            stop = True
+        if callback is not None:
+            result = callback(epoch, logs)
+            if result is not None and not _truth(result) and not stop:
+                self.history.stop_reason = f"the callback returned {result!r:.60}"
+                stop = True
         return stop
 
     def _measure(self) -> dict[str, float]:
@@ -323,17 +360,27 @@ class EpochRules:
         """Apply the stopping rule, keep a new best and adapt the rate; True to stop."""
         settings = self.settings
         if settings.early_stopping:
-            value = logs["val_score"] if settings.score is not None else -logs["val_loss"]
+            if settings.score is not None:
+                value, name = logs["val_score"], "validation score"
+            else:
+                value, name = -logs["val_loss"], "validation loss"
         else:
-            value = -logs["loss"]
+            value, name = -logs["loss"], "training loss"
         if self.monitor.improved(value) and settings.early_stopping:
             self.history.best_epoch = epoch
             self.best = self.net.params.copy()
-        if not self.monitor.exhausted():
+        stalled = self.monitor.exhausted()
+        if not stalled:
             return False
-        if settings.schedule == "adaptive" and self.rate > ADAPTIVE_MIN_RATE:
+        stall = Stall(epoch, name, settings.tol, self.monitor.patience, stalled)
+        adaptive = settings.schedule == "adaptive"
+        if adaptive and self.rate > ADAPTIVE_MIN_RATE:
             self.rate /= ADAPTIVE_DIVISOR
+            self.progress.stall(dataclasses.replace(stall, rate=self.rate))
             return False
+        stall = dataclasses.replace(stall, at_floor=adaptive)
+        self.progress.stall(stall)
+        self.history.stop_reason = stall.describe()
         return True
 
     def keep_best(self) -> None:
@@ -342,25 +389,43 @@ class EpochRules:
             self.net.params[...] = self.best
 
     def close(self) -> None:
+        """Close the display, after telling it why training stopped early (if it did)."""
+        line = stop_message(self.history)
+        if line is not None:
+            self.progress.stopped(line)
         self.progress.close()
+
+
+def _truth(result: Any) -> bool:
+    """A callback's result as a truth value, or the TypeError that says what it must be."""
+    try:
+        return bool(result)
+    except Exception as exc:
+        raise TypeError(
+            "the callback must return None or a truth value (False stops training); "
+            f"got {type(result).__name__} {result!r:.60}, whose truth value is undefined"
+        ) from exc
 
 
 class EpochRun:
     """One training call of an optimiser that the engine runs epoch by epoch."""
 
-    def __init__(self, net: Network, X: np.ndarray, Y: np.ndarray, settings: Settings) -> None:
+    def __init__(
+        self,
+        net: Network,
+        X: np.ndarray,
+        Y: np.ndarray,
+        settings: Settings,
+        display: Display | None = None,
+    ) -> None:
         self.net, self.X, self.Y, self.settings = net, X, Y, settings
         n = X.shape[0]
-        self.shuffle_state = (
-            int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
-            if settings.seed is None
-            else settings.seed
-        )
+        self.shuffle_state = 0  # set under the network's lock (see _shuffle_seed)
         self.order = np.arange(n, dtype=np.int64) if settings.shuffle else np.empty(0, np.int64)
         sw = settings.sample_weight
         self.total_weight = n if sw is None else float(sw.sum(dtype=np.float64))
         self.history = History()
-        self.rules = EpochRules(net, settings, self.history, n)
+        self.rules = EpochRules(net, settings, self.history, n, display)
         self.epoch = 0
 
     def run(self) -> History:
@@ -380,6 +445,7 @@ class EpochRun:
     def _begin(self) -> None:
         """Work buffers, the state to restore on bad input, the optimiser's state."""
         net, settings = self.net, self.settings
+        self.shuffle_state = self._shuffle_seed()
         self.buffers = net._training_buffers(settings.batch, self.X.shape[1], self.Y.shape[1])
         self.initial = net.params.copy()
         # What must be as it was if the engine finds NaN in X (the gradient
@@ -390,6 +456,18 @@ class EpochRun:
             else None
         )
         self.optimizer_state = net._optimizer_state(settings.optimizer)
+
+    def _shuffle_seed(self) -> int:
+        """The shuffle's seed: the given one; else, for a network built with a seed,
+        one derived from that seed and the number of training runs this network
+        began before this one; else fresh entropy.  Counts this run (under the lock)."""
+        net, seed = self.net, self.settings.seed
+        runs = net._training_runs
+        net._training_runs = runs + 1
+        if seed is not None:
+            return seed
+        entropy = None if net.seed is None else [net.seed, runs]
+        return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0])
 
     def _run_chunk(self) -> None:
         """Train the next epoch in the engine (up to EPOCH_CHUNK of them when nothing

@@ -31,12 +31,21 @@ from fastbp._tabular import (
     is_number,
     row_id_columns,
 )
+from fastbp._training import stop_message
 from fastbp._validation import MAX_SEED
 from fastbp.activations import HIDDEN_ACTIVATIONS
 
 
 class CommandError(Exception):
     """A failure to report on stderr with exit status 1."""
+
+
+class UsageError(Exception):
+    """A usage error found after parsing: the command's usage and exit status 2."""
+
+
+# Stop once the monitored loss has not improved by TOL for PATIENCE epochs.
+PATIENCE, TOL = 20, 1e-4
 
 
 # -- demo -------------------------------------------------------------------
@@ -99,6 +108,10 @@ def _rate(text: str) -> float:
     return _real_number(text, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 
 
+def _penalty(text: str) -> float:
+    return _real_number(text, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+
+
 def _fraction(text: str) -> float:
     return _real_number(text, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
@@ -119,7 +132,7 @@ def _task(args: argparse.Namespace, table: Table) -> tuple[str, str, str]:
     target = args.target
     if target is None:
         if "y" not in table.names or table.has_header:
-            raise CommandError("name the target column with --target (e.g. --target label)")
+            raise UsageError(f"name the target column of {args.data} with --target COL")
         target = "y"
     column = table.columns[table.index(target)]
     if column.dtype.kind == "f":
@@ -163,7 +176,19 @@ def _features(args: argparse.Namespace, table: Table, target: str) -> list[str]:
     return chosen
 
 
+def _check_out(path: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CommandError(f"--out {path} is a directory; give a file name")
+    if not os.path.isdir(folder):
+        raise CommandError(f"--out {path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CommandError(f"--out {path}: the directory {folder} is not writable")
+
+
 def _train(args: argparse.Namespace) -> int:
+    _check_out(args.out)
     if _formats.is_fann_data(args.data):
         return _train_fann(args)
     table = read_table(args.data)
@@ -206,8 +231,12 @@ def _train(args: argparse.Namespace) -> int:
 
     train_score = encoding.score(net.predict(X_train), train_table)
     print(_metrics("training", net.loss(X_train, Y_train), train_score, encoding))
+    # The network holds the best epoch's parameters: measure them, not the last epoch's.
+    score, rows = train_score, train_table
     if len(val_rows):
-        print(_metrics("validation", history.val_loss[-1], history.val_score[-1], encoding))
+        score, rows = encoding.score(net.predict(X_val), val_table), val_table
+        print(_metrics("validation", net.loss(X_val, Y_val), score, encoding))
+    _check_baseline(args, encoding, Y_train, score, rows, len(val_rows) > 0)
     metadata = {**encoding.to_metadata(), "score_name": encoding.score_name}
     _save(args, net, history, metadata, len(train_rows), len(val_rows))
     return 0
@@ -239,15 +268,20 @@ def _train_fann(args: argparse.Namespace) -> int:
     )
     X_val, Y_val = X[val_rows], Y[val_rows]
     train = X[train_rows], Y[train_rows]
+    # FANN's measure is the MSE, lower is better: the score to maximise is its negative.
     history = _fit(
-        args, net, train, (X_val, Y_val), lambda n: _formats.mse(n.predict(X_val), Y_val), "mse"
+        args, net, train, (X_val, Y_val), lambda n: -_formats.mse(n.predict(X_val), Y_val), "mse"
     )
-    train_mse = _formats.mse(net.predict(train[0]), train[1])
-    print(f"{'training:':<12} loss {net.loss(*train):.4f}, MSE {train_mse:.6g}")
+    mse = _formats.mse(net.predict(train[0]), train[1])
+    print(f"{'training:':<12} loss {net.loss(*train):.4f}, MSE {mse:.6g}")
+    rows = (X_val, Y_val) if len(val_rows) else train
     if len(val_rows):
-        print(
-            f"{'validation:':<12} loss {history.val_loss[-1]:.4f}, MSE {history.val_score[-1]:.6g}"
-        )
+        mse = _formats.mse(net.predict(X_val), Y_val)
+        print(f"{'validation:':<12} loss {net.loss(X_val, Y_val):.4f}, MSE {mse:.6g}")
+    # The best constant is the rows' own mean of each output.
+    baseline_mse = _formats.mse(np.broadcast_to(rows[1].mean(axis=0), rows[1].shape), rows[1])
+    if mse >= baseline_mse:
+        _warn_baseline(args, len(val_rows) > 0, "a constant", f"MSE {baseline_mse:.6g}")
     metadata = {"source": "FANN data", "score_name": "mse"}
     _save(args, net, history, metadata, len(train_rows), len(val_rows))
     return 0
@@ -264,13 +298,16 @@ def _fit(
     val_score: Callable[[Network], float],
     score_name: str,
 ) -> History:
-    """Train ``net``, measuring the validation rows (if any) with ``val_score`` after each epoch.
+    """Train ``net`` as the options say, measuring the validation rows (if any)
+    with ``val_score`` after each epoch into ``history.val_score``.
 
-    The inputs (and a regression's targets) are standardised, so an overflow
-    once training has moved the parameters means the learning rate is too large."""
-    X_val = val[0]
-    measured = len(X_val) > 0
-    initial, reported = net.params.copy(), []
+    Early stopping monitors the validation loss (smoother than a score on a
+    few rows) and restores the best epoch's parameters; without validation
+    rows it stops once the training loss stalls.  The inputs (and a
+    regression's targets) are standardised, so an overflow once training has
+    moved the parameters means the learning rate is too large."""
+    measured = len(val[0]) > 0
+    initial, reported, scores = net.params.copy(), [], []
     with progress_bar(
         args.epochs,
         len(train[0]),
@@ -283,17 +320,25 @@ def _fit(
 
         def report(epoch: int, logs: dict[str, float]) -> None:
             reported.append(epoch)
+            if measured:
+                logs["val_score"] = val_score(net)
+                scores.append(logs["val_score"])
             progress.update(logs)
 
+        rprop = args.optimizer == "rprop"
         try:
             history = net.train(
                 *train,
                 epochs=args.epochs,
-                batch_size=args.batch_size,
+                batch_size=None if rprop else args.batch_size,
                 learning_rate=args.lr,
                 seed=args.seed,
+                optimizer=args.optimizer,
+                alpha=args.alpha,
                 validation_data=val if measured else None,
-                score=val_score if measured else None,
+                early_stopping=args.early_stopping and measured,
+                tol=TOL,
+                n_iter_no_change=PATIENCE if args.early_stopping else None,
                 callback=report,
             )
         except DivergenceError as exc:
@@ -302,9 +347,13 @@ def _fit(
             if np.array_equal(net.params, initial):
                 raise
             raise _diverged(args, len(reported) + 1) from None
+    history.val_score[:] = scores
     epoch = _first_overflow(history, _final_loss(net, train))
     if epoch is not None:
         raise _diverged(args, epoch)
+    stopped = stop_message(history)
+    if stopped is not None:
+        print(stopped)
     return history
 
 
@@ -333,6 +382,36 @@ def _first_overflow(history: History, final_loss: float) -> int | None:
     return None if math.isfinite(final_loss) else len(history)
 
 
+def _check_baseline(
+    args: argparse.Namespace,
+    encoding: Encoding,
+    Y_train: np.ndarray,
+    score: float,
+    rows: Table,
+    validated: bool,
+) -> None:
+    """Warn when ``score`` on ``rows`` is no better than a constant prediction's."""
+    if encoding.classes is None:
+        # No constant does better than R^2 0 (the rows' own mean scores exactly 0).
+        if score <= 0:
+            _warn_baseline(args, validated, "a constant", "R^2 0 at best")
+        return
+    majority = np.eye(len(encoding.classes))[np.argmax(Y_train.sum(axis=0))]
+    baseline = np.tile(majority, (rows.n_rows, 1))
+    baseline_score = encoding.score(baseline, rows)
+    if score <= baseline_score:
+        what = f"always predicting the most frequent class {encoding.decode(majority[None])[0]!r}"
+        _warn_baseline(args, validated, what, _score_text(baseline_score, encoding))
+
+
+def _warn_baseline(args: argparse.Namespace, validated: bool, what: str, score: str) -> None:
+    rows = "validation" if validated else "training"
+    print(
+        f"warning: on the {rows} rows the model is no better than {what} ({score}); "
+        f"try another --lr (now {args.lr}), more --epochs or other --layers"
+    )
+
+
 def _save(
     args: argparse.Namespace,
     net: Network,
@@ -346,8 +425,13 @@ def _save(
     metadata.update(
         data=os.path.basename(args.data),
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        epochs_run=len(history),
+        best_epoch=None if history.best_epoch is None else history.best_epoch + 1,
+        batch_size=None if args.optimizer == "rprop" else args.batch_size,
+        optimizer=args.optimizer,
         learning_rate=args.lr,
+        alpha=args.alpha,
+        early_stopping=args.early_stopping,
         seed=args.seed,
         n_train=n_train,
         n_validation=n_validation,
@@ -568,8 +652,13 @@ def _task_lines(encoding: Encoding, metadata: dict[str, Any]) -> Iterator[str]:
         data, n_train, n_validation, batch_size, rate = (metadata[f] for f in TRAINING_FIELDS)
         yield (
             f"training:     {data}, {n_train} training and {n_validation} validation rows, "
-            f"batch size {batch_size}, learning rate {rate}"
+            f"{'full batches' if batch_size is None else f'batch size {batch_size}'}, "
+            f"learning rate {rate}"
         )
+        optimizer, alpha, best = (metadata.get(f) for f in ("optimizer", "alpha", "best_epoch"))
+        if optimizer is not None:
+            kept = f"; kept the parameters of epoch {best}" if best is not None else ""
+            yield f"              optimizer {optimizer}, alpha {alpha}{kept}"
 
 
 def _history_lines(header: dict[str, Any]) -> Iterator[str]:
@@ -781,7 +870,7 @@ def _command(
         epilog="examples:\n" + examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, parser=parser)
     return parser
 
 
@@ -802,7 +891,7 @@ def _add_bench(commands: Any) -> None:
         epilog="example: python -m fastbp bench --quick --only W2,W4 --markdown bench.md",
     )
     add_arguments(parser)
-    parser.set_defaults(run=_bench)
+    parser.set_defaults(run=_bench, parser=parser)
 
 
 def _add_demo(commands: Any) -> None:
@@ -880,21 +969,46 @@ def _add_train_settings(train: argparse.ArgumentParser) -> None:
         help="activation of the hidden layers (default: relu; tanh for a FANN .data file)",
     )
     train.add_argument(
+        "--optimizer",
+        choices=("adam", "sgd", "rprop"),
+        default="adam",
+        help="adam (default), plain sgd, or rprop (FANN's iRprop-, full batches)",
+    )
+    train.add_argument(
+        "--lr",
+        type=_rate,
+        default=0.003,
+        metavar="RATE",
+        help="learning rate (default: 0.003, for adam; sgd wants more, rprop ignores it)",
+    )
+    train.add_argument(
+        "--alpha",
+        type=_penalty,
+        default=1e-4,
+        metavar="A",
+        help="L2 penalty on the weights, as scikit-learn's MLP (default: 1e-4)",
+    )
+    train.add_argument(
         "--epochs",
         type=_positive,
-        default=20,
+        default=500,
         metavar="N",
-        help="passes over the data (default: 20)",
+        help="the most passes over the data (default: 500; early stopping ends sooner)",
+    )
+    train.add_argument(
+        "--early-stopping",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=f"stop once the validation loss (without validation rows: the training loss) "
+        f"has not improved by {TOL:g} for {PATIENCE} epochs, keeping the best epoch's "
+        "parameters (default); --no-early-stopping runs every epoch",
     )
     train.add_argument(
         "--batch-size",
         type=_positive,
         default=32,
         metavar="N",
-        help="samples per update (default: 32)",
-    )
-    train.add_argument(
-        "--lr", type=_rate, default=0.05, metavar="RATE", help="learning rate (default: 0.05)"
+        help="samples per update (default: 32; rprop uses all)",
     )
     train.add_argument(
         "--val-fraction",
@@ -1035,9 +1149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["info", "no-such-model.fbp"])
     1
     """
-    args = build_parser().parse_args(argv)
+    # Options unknown to the command get the command's usage, not the top level's.
+    args, unknown = build_parser().parse_known_args(argv)
+    command: argparse.ArgumentParser = args.parser
+    if unknown:
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.run(args))
+    except UsageError as exc:
+        command.error(str(exc))
     except (CommandError, ValueError) as exc:
         print(f"fastbp {args.command}: error: {exc}", file=sys.stderr)
         return 1

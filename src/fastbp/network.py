@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fastbp import _engine
+from fastbp._progress import Display
 from fastbp._training import EpochRun, History, check_settings
 from fastbp._validation import (
     as_matrix,
@@ -125,7 +126,10 @@ class Network:
         ``float64`` or ``float32``: parameters, buffers and arithmetic.
     seed : int or None
         Seed of the initial weights (Glorot-uniform, He-uniform for ReLU-family
-        layers; biases start at zero).
+        layers; biases start at zero), and of the shuffles of :meth:`train`
+        calls that give no ``seed`` of their own: a seeded network builds and
+        trains the same way every time it is run.  None draws the initial
+        weights, and those shuffles, from fresh entropy: different every run.
     weights, biases : list of array-like, optional
         Exact initial values, of shapes ``(n_in, n_out)`` and ``(n_out,)``.
 
@@ -174,6 +178,9 @@ class Network:
         self._workspace: dict[str, np.ndarray] = {}
         self._workspace_rows = 0
         self._optimizer: dict[str, Any] = {}
+        # Training runs begun, for the shuffle seed of a seeded network's next
+        # run (see train's seed); kept by pickles and copies.
+        self._training_runs = 0
 
     # -- parameters ---------------------------------------------------------
 
@@ -315,6 +322,7 @@ class Network:
             "sizes": self.sizes,
             "seed": self.seed,
             "params": self.params.copy(),
+            "training_runs": self._training_runs,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -324,6 +332,8 @@ class Network:
         if params.shape != self.params.shape:
             raise ValueError("the pickled parameters do not match the pickled architecture")
         self.params[...] = params
+        # Pickles from before the count was kept: as a network never trained.
+        self._training_runs = int(state.get("training_runs", 0))
 
     def save(self, path: Any, history: Any = None, metadata: dict[str, Any] | None = None) -> None:
         """Write the network to ``path`` in fastbp's safe model format (see :mod:`fastbp.io`)."""
@@ -521,7 +531,13 @@ class Network:
             Reshuffle the samples before each epoch (ignored for full batches).
         seed : int or None
             Seed of the shuffle; the same seed gives the same order as
-            :mod:`fastbp.reference`.
+            :mod:`fastbp.reference`.  None: if the network was built with a
+            ``seed``, a shuffle seed derived from that seed and the number of
+            training runs this network began before (so a script run twice
+            trains the same way, and each call of ``train`` continues with a
+            different order); if it was built with ``seed=None``, fresh
+            entropy.  Pickles and copies keep that count; a network read by
+            :func:`fastbp.io.load` has no seed.
         train_biases : bool
             False keeps the biases fixed, as in the classic worked example.
         optimizer : {"sgd", "adam", "rprop"}
@@ -569,11 +585,20 @@ class Network:
             improve by ``tol`` for more than this many consecutive epochs (as
             scikit-learn counts).  None never stops early.
         callback : callable, optional
-            ``callback(epoch, logs)`` after each epoch, ``logs`` holding
-            ``loss``, ``val_loss``, ``val_score``, ``seconds`` and
-            ``learning_rate``; returning ``False`` stops training.
+            ``callback(epoch, logs)`` after each epoch (``epoch`` from 0), with
+            a new dict ``logs`` each time.  It always holds ``loss`` (the
+            epoch's mean training loss), ``seconds`` (its training time) and
+            ``learning_rate`` (the rate it used); ``val_loss`` only with
+            ``validation_data``, ``val_score`` only with ``score``.  Returning
+            None (or nothing) or a true value goes on; a false value
+            (``False``, ``np.False_``, ``0``, ...) stops training after this
+            epoch; a value with no truth value (an array of several values)
+            raises ``TypeError``.
         verbose : bool
-            Show a progress bar (tqdm, if installed; else a line per epoch).
+            Show a progress bar on stderr (tqdm, if installed, redrawn at most
+            twice a second; else lines: the first and last epoch, and about one
+            a second in between), with a line saying why training stopped if
+            a stopping rule or the callback ended it.
 
         Returns
         -------
@@ -581,7 +606,8 @@ class Network:
             A list of the mean per-sample loss of each epoch (each batch
             measured just before its update; with ``alpha`` the penalty is
             included), with attributes ``val_loss``, ``val_score``,
-            ``seconds``, ``learning_rate`` (per epoch) and ``best_epoch``.
+            ``seconds``, ``learning_rate`` (per epoch), ``best_epoch`` and
+            ``stop_reason`` (why training ended early, or None).
 
         Raises
         ------
@@ -599,16 +625,22 @@ class Network:
         >>> len(h), len(h.val_loss), len(h.seconds)
         (3, 3, 3)
         """
-        X, Y = self._data(X, Y, check_x=False)
-        settings = check_settings(
-            self, X, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        return self._train(
+            X, Y, None, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             shuffle=shuffle, seed=seed, train_biases=train_biases, optimizer=optimizer,
             momentum=momentum, nesterov=nesterov, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
             alpha=alpha, schedule=schedule, power_t=power_t, sample_weight=sample_weight,
             validation_data=validation_data, score=score, early_stopping=early_stopping, tol=tol,
             n_iter_no_change=n_iter_no_change, callback=callback, verbose=verbose,
         )  # fmt: skip
-        return EpochRun(self, X, Y, settings).run()
+
+    def _train(self, X: Any, Y: Any, display: Display | None, **options: Any) -> History:
+        """:meth:`train` with every keyword argument after Y given in ``options``
+        (no defaults), showing its epochs on ``display`` (with ``verbose=True``)
+        instead of the display ``verbose`` picks."""
+        X, Y = self._data(X, Y, check_x=False)
+        settings = check_settings(self, X, **options)
+        return EpochRun(self, X, Y, settings, display).run()
 
 
 def check_network(net: Any) -> None:

@@ -31,6 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from fastbp._progress import Display, Stall
 from fastbp._training import History
 from fastbp._validation import (
     check_bool,
@@ -88,6 +89,38 @@ def _validate_data(estimator: BaseEstimator, *data: Any, **options: Any) -> Any:
             f"the input holds numbers too large for {options['dtype']}; "
             "scale the data to smaller magnitudes"
         ) from None
+
+
+class _MLPMessages(Display):
+    """``verbose`` as in scikit-learn's MLP: its lines on stdout, one per epoch.
+
+    ``Iteration N, loss = ...`` after each epoch (N counting as ``n_iter_``
+    does, from ``first``), ``Validation score: ...`` after it under early
+    stopping, and the stopping rule's message when its patience runs out:
+    the rate the adaptive schedule sets, or ``Stopping.``.
+    """
+
+    def __init__(self, first: int) -> None:
+        self.iteration = first
+
+    def update(self, logs: dict[str, float]) -> None:
+        self.iteration += 1
+        print(f"Iteration {self.iteration}, loss = {logs['loss']:.8f}")
+        if "val_score" in logs:
+            print(f"Validation score: {logs['val_score']:f}")
+
+    def stall(self, stall: Stall) -> None:
+        if stall.value.startswith("validation"):
+            what = "Validation score did not improve more than"
+        else:
+            what = "Training loss did not improve more than"
+        message = f"{what} tol={stall.tol:f} for {stall.patience} consecutive epochs."
+        if stall.rate is not None:
+            print(f"{message} Setting learning rate to {stall.rate:f}")
+        elif stall.at_floor:
+            print(message + " Learning rate too small. Stopping.")
+        else:
+            print(message + " Stopping.")
 
 
 class _BaseBP(BaseEstimator):
@@ -296,18 +329,20 @@ class _BaseBP(BaseEstimator):
         if stopping and self.early_stopping:
             X, Y, sw, score = self._hold_out(X, Y, y, sw)
         sgd = self.solver == "sgd"
-        history = self.network_.train(
-            X, Y, epochs=epochs,
+        verbose = bool(self.verbose)
+        history = self.network_._train(
+            X, Y, _MLPMessages(self.n_iter_) if verbose else None, epochs=epochs,
             batch_size=self._batch_size(X.shape[0]),
             learning_rate=self.learning_rate_init, shuffle=self.shuffle,
-            seed=int(self._rng.randint(_SEED_LIMIT)),
+            seed=int(self._rng.randint(_SEED_LIMIT)), train_biases=True,
             optimizer=self.solver, momentum=self.momentum,
             nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
             epsilon=self.epsilon, alpha=self._l2_alpha(sw, X.shape[0]),
             schedule=self.learning_rate if sgd else "constant", power_t=self.power_t,
-            sample_weight=sw, score=score, early_stopping=stopping and self.early_stopping,
+            sample_weight=sw, validation_data=None, score=score,
+            early_stopping=stopping and self.early_stopping,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change if stopping else None,
-            verbose=bool(self.verbose),
+            callback=None, verbose=verbose,
         )  # fmt: skip
         self._record(history, X.shape[0])
         return history
@@ -424,7 +459,9 @@ beta_1, beta_2, epsilon, n_iter_no_change
         ``solver`` is ``"sgd"``, ``"adam"`` or ``"rprop"`` (iRprop-, full
         batches, FANN's default) and ``activation`` also takes fastbp's
         ``"sigmoid"`` (= ``"logistic"``) and ``"leaky_relu"``.  ``verbose``
-        shows a progress bar per epoch.
+        prints scikit-learn's MLP lines to stdout: ``Iteration N, loss = ...``
+        per epoch, ``Validation score: ...`` under early stopping, and the
+        message of the stopping rule.
     dtype : {"float64", "float32"}
         Precision of the network's parameters and arithmetic.
     loss : {"cross_entropy", "squared_error"}
