@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -119,3 +120,67 @@ def test_network_diagram_without_hidden_layers():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == ["input\n3", "output\nsigmoid\n2"]
     assert len(fig.axes[0].collections[0].get_segments()) == 6
+
+
+@pytest.fixture
+def iris_pipeline():
+    pytest.importorskip("sklearn")
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import load_iris
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = load_iris(as_frame=True)
+    X = pd.DataFrame(data.data.to_numpy(), columns=["sl", "sw", "pl", "pw"])
+    y = data.target_names[data.target]
+    pipe = make_pipeline(
+        StandardScaler(),
+        fb.BPClassifier(hidden_layer_sizes=(5,), max_iter=20, early_stopping=True, random_state=0),
+    )
+    search = GridSearchCV(pipe, {"bpclassifier__alpha": [1e-4]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 20 iterations may not converge
+        pipe.fit(X, y)
+        search.fit(X, y)
+    return pipe, search
+
+
+def test_learning_curve_finds_the_estimator_at_the_end_of_a_pipeline(iris_pipeline):
+    pipe, search = iris_pipeline
+    estimator = pipe[-1]
+    for model in (pipe, search):
+        fig = plot.learning_curve(model)
+        final = estimator if model is pipe else search.best_estimator_[-1]
+        assert list(fig.axes[0].get_lines()[0].get_ydata()) == final.loss_curve_
+        assert "validation score" in curve_labels(fig)
+
+
+def test_network_diagram_labels_inputs_and_outputs_with_what_the_model_knows(iris_pipeline):
+    pipe, _ = iris_pipeline
+    fig = plot.network(pipe)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    # StandardScaler hands the estimator the DataFrame's column names.
+    assert texts[-7:] == ["sl", "sw", "pl", "pw", "setosa", "versicolor", "virginica"]
+    assert plot.network(pipe[-1]).axes[0].texts[-1].get_text() == "virginica"
+
+
+def test_network_diagram_of_a_binary_classifier_names_its_one_output():
+    pytest.importorskip("sklearn")
+    X, y = [[0, 0], [0, 1], [1, 0], [1, 1]] * 5, ["no", "yes", "yes", "no"] * 5
+    with pytest.warns(Warning):
+        clf = fb.BPClassifier(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(X, y)
+    texts = [t.get_text() for t in plot.network(clf).axes[0].texts]
+    assert texts[-1] == "yes" and "no" not in texts
+
+
+def test_network_diagram_takes_names_of_its_own_and_checks_their_number():
+    net = fb.Network([2, 3, 1], seed=0)
+    texts = [t.get_text() for t in plot.network(net, input_names=["a", "b"],
+                                                output_names=["out"]).axes[0].texts]  # fmt: skip
+    assert texts[-3:] == ["a", "b", "out"]
+    with pytest.raises(ValueError, match="input_names must be 2 names, one per neuron; got 3"):
+        plot.network(net, input_names=["a", "b", "c"])
+    with pytest.raises(TypeError, match="net must be a fastbp.Network or a fitted"):
+        plot.network("net")

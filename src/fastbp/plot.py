@@ -14,7 +14,7 @@ of the caller; in a notebook, display the returned figure.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,12 +57,25 @@ def _series(values: Any, what: str) -> list[float] | None:
     return series or None
 
 
+def _final_estimator(model: Any) -> Any:
+    """The estimator at the end of a scikit-learn ``Pipeline`` (or the best one of a
+    fitted search such as ``GridSearchCV``); anything else as it is."""
+    while True:
+        if hasattr(model, "steps") and isinstance(model.steps, list) and model.steps:
+            model = model.steps[-1][1]
+        elif hasattr(model, "best_estimator_") and not hasattr(model, "loss_curve_"):
+            model = model.best_estimator_
+        else:
+            return model
+
+
 def _curves(history: Any) -> tuple[list[float], list[float] | None, list[float] | None]:
     """(training loss, validation loss, validation score) of any supported history."""
+    history = _final_estimator(history)
     if hasattr(history, "loss_curve_"):
         return (
             _series(history.loss_curve_, "loss_curve_") or [],
-            None,
+            _series(getattr(history, "validation_loss_curve_", None), "validation_loss_curve_"),
             _series(getattr(history, "validation_scores_", None), "validation_scores_"),
         )
     if isinstance(history, Mapping):
@@ -104,7 +117,8 @@ def learning_curve(
         ``val_loss`` / ``val_score`` attributes; a dict with the keys
         ``loss``, ``val_loss``, ``val_score`` (as ``fastbp train`` stores);
         or a fitted estimator with ``loss_curve_`` and, when present,
-        ``validation_scores_``.
+        ``validation_scores_`` -- also at the end of a ``Pipeline`` or as the
+        best estimator of a fitted ``GridSearchCV``.
     path : str or path-like, optional
         Also save the figure there as a PNG.
     title : str
@@ -169,10 +183,13 @@ def learning_curve(
 
 
 def network(
-    net: Network,
+    net: Any,
     path: str | os.PathLike[str] | None = None,
     max_neurons: int = 16,
     title: str | None = None,
+    *,
+    input_names: Sequence[Any] | None = None,
+    output_names: Sequence[Any] | None = None,
 ) -> Figure:
     """Draw the network: neurons as circles, weights as lines shaded by sign and size.
 
@@ -183,13 +200,18 @@ def network(
 
     Parameters
     ----------
-    net : Network
+    net : Network, fitted BPClassifier or BPRegressor, or a Pipeline ending in one
     path : str or path-like, optional
         Also save the figure there as a PNG.
     max_neurons : int
         Most neurons drawn per layer.
     title : str, optional
         Defaults to the layer sizes and activations.
+    input_names, output_names : sequence, optional
+        Labels of the input and output neurons.  By default an estimator's
+        own: its ``feature_names_in_`` (or, in a pipeline, the names the steps
+        before it give out) and a classifier's ``classes_`` (one output for
+        two classes is labelled with the second, whose probability it is).
 
     Returns
     -------
@@ -207,6 +229,9 @@ def network(
         raise ValueError(f"max_neurons must be at least 2; got {max_neurons}")
     from matplotlib.collections import LineCollection
 
+    model, net = _model_and_network(net)
+    inputs = _names(input_names, "input_names", net.n_inputs) or _input_names(model, net)
+    outputs = _names(output_names, "output_names", net.n_outputs) or _output_names(model, net)
     sizes = net.sizes
     shown = [min(n, max_neurons) for n in sizes]
     fig = _new_figure(max(4.0, 1.8 * len(sizes)), max(3.0, 0.45 * max(shown) + 1.2))
@@ -218,10 +243,59 @@ def network(
     top = max(shown) / 2.0
     for k, label in enumerate(_layer_labels(net)):
         _draw_layer(ax, k, heights[k], f"{label}\n{sizes[k]}", sizes[k] - shown[k], top)
-    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    for names, k, side in ((inputs, 0, "right"), (outputs, len(sizes) - 1, "left")):
+        for name, height in zip(names or (), heights[k]):
+            offset = -0.12 if side == "right" else 0.12
+            ax.text(k + offset, height, f"{name}"[:24], ha=side, va="center", fontsize=8)
+    ax.set_xlim(-0.5 - 0.9 * bool(inputs), len(sizes) - 0.5 + 0.9 * bool(outputs))
     ax.set_ylim(-top - 1.2, top + 2.2)
     ax.set_title(title or f"{'-'.join(map(str, sizes))} network   (red +, blue -)", fontsize=10)
     return _save(fig, path)
+
+
+def _model_and_network(model: Any) -> tuple[Any, Network]:
+    """The estimator (or None) and the network to draw, from any accepted argument."""
+    if isinstance(model, Network):
+        return None, model
+    estimator = _final_estimator(model)
+    from fastbp.export import fitted_network
+
+    net = fitted_network(estimator, "net must be")
+    return model, net
+
+
+def _names(names: Sequence[Any] | None, what: str, n: int) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, (str, bytes)) or len(names) != n:
+        count = "a str" if isinstance(names, (str, bytes)) else f"{len(names)} names"
+        raise ValueError(f"{what} must be {n} names, one per neuron; got {count}")
+    return [str(name) for name in names]
+
+
+def _input_names(model: Any, net: Network) -> list[str] | None:
+    if model is None:
+        return None
+    estimator = _final_estimator(model)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None and hasattr(model, "steps") and len(model.steps) > 1:
+        try:  # what the steps before the estimator hand it, when they can say
+            names = model[:-1].get_feature_names_out()
+        except (AttributeError, ValueError, TypeError):
+            names = None
+    if names is None or len(names) != net.n_inputs:
+        return None
+    return [str(name) for name in names]
+
+
+def _output_names(model: Any, net: Network) -> list[str] | None:
+    classes = getattr(_final_estimator(model), "classes_", None) if model is not None else None
+    if classes is None:
+        return None
+    classes = [str(c) for c in classes]
+    if len(classes) == 2 and net.n_outputs == 1:
+        return classes[1:]
+    return classes if len(classes) == net.n_outputs else None
 
 
 def _neuron_heights(shown: int) -> np.ndarray:
