@@ -11,6 +11,7 @@ import fastbp as fb
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
+
 def data(n=40, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 4))
