@@ -68,6 +68,7 @@ int fbp_vbytes = 0;
 #define VNAME_BASE(f) f##_d_base
 #define NAME(f) f##_d
 #define LOG log
+#define EXP exp
 #define SQRT sqrt
 #define TINY DBL_MIN
 #include "fastbp_kernels_impl.h"
@@ -84,6 +85,7 @@ int fbp_vbytes = 0;
 #undef VNAME_AVX512
 #undef NAME
 #undef LOG
+#undef EXP
 #undef SQRT
 #undef TINY
 
@@ -129,6 +131,7 @@ int fbp_vbytes = 0;
 #define VNAME_BASE(f) f##_s_base
 #define NAME(f) f##_s
 #define LOG logf
+#define EXP expf
 #define SQRT sqrtf
 #define TINY FLT_MIN
 #include "fastbp_kernels_impl.h"

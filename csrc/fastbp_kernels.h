@@ -4,7 +4,7 @@
  * Each activation keeps its function and its derivative side by side.  The
  * derivative is written in terms of the activation's *output* a = f(z), which
  * is all the engine keeps of a layer: sigmoid' = a(1-a), tanh' = 1-a^2,
- * relu' = [a>0], leaky_relu' = a>0 ? 1 : 0.01, identity' = 1.
+ * relu' = [a>0], leaky_relu' = a>0 ? 1 : 0.01, identity' = 1, exp' = a.
  *
  * The numeric codes below are mirrored by fastbp/activations.py (a test keeps
  * the two in step).  Nothing here allocates, takes a lock or touches Python.
@@ -21,15 +21,24 @@ enum fbp_activation {
     FBP_TANH = 2,
     FBP_RELU = 3,
     FBP_LEAKY_RELU = 4,
-    FBP_SOFTMAX = 5
+    FBP_SOFTMAX = 5,
+    FBP_EXP = 6           /* output layer only: the mean of a Poisson model */
 };
 
+/* Per-sample losses, summed over the outputs, with e = o - t:
+   squared error e^2 / 2; cross-entropy; half the Poisson deviance
+   t log(t / o) - t + o (0 at o = t); Huber e^2 / 2 within FBP_HUBER_DELTA of
+   the target, delta (|e| - delta / 2) beyond; absolute error |e|. */
 enum fbp_loss {
     FBP_SQUARED_ERROR = 0,
-    FBP_CROSS_ENTROPY = 1
+    FBP_CROSS_ENTROPY = 1,
+    FBP_POISSON = 2,
+    FBP_HUBER = 3,
+    FBP_ABSOLUTE_ERROR = 4
 };
 
 #define FBP_LEAKY_SLOPE 0.01
+#define FBP_HUBER_DELTA 1.0
 
 /* Choose the instruction set of the vector kernels: the best the processor
    runs, capped at max_isa (0 baseline, 1 AVX2 + FMA, 2 AVX-512).  Returns the
@@ -37,7 +46,7 @@ enum fbp_loss {
 int fbp_init(int max_isa);
 
 /* a = f(z + b) in place over a rows x cols row-major block; b has cols entries
-   (NULL: no bias).  Softmax normalises each row. */
+   (NULL: no bias).  Softmax normalises each row; exp may overflow to inf. */
 void fbp_bias_act_d(double *z, const double *b, ptrdiff_t rows, ptrdiff_t cols, int act);
 void fbp_bias_act_s(float *z, const float *b, ptrdiff_t rows, ptrdiff_t cols, int act);
 

@@ -4,7 +4,7 @@
  *   REAL        the element type
  *   NAME(f)     the function name with its type suffix
  *   VNAME_BASE(f), VNAME_AVX2(f), VNAME_AVX512(f)   the builds of fastbp_vector.h
- *   LOG         the natural logarithm of that type (cross-entropy only)
+ *   LOG, EXP    the natural logarithm and exponential of that type (losses, exp output)
  *   SQRT        the square root of that type (Adam)
  *   TINY        the smallest positive normal value (the floor of the safe log)
  */
@@ -29,10 +29,19 @@ void NAME(fbp_bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, ptrdiff_t cols, 
     case FBP_ISA_AVX2: VNAME_AVX2(bias_act)(z, b, rows, cols, act); break;
     default: VNAME_BASE(bias_act)(z, b, rows, cols, act); break;
     }
+    if (act == FBP_EXP) {
+        /* The vector builds add the bias and leave exp alone (it is only ever an
+           output layer's, where a library call per value costs little). */
+        for (ptrdiff_t i = 0; i < rows * cols; i++) z[i] = EXP(z[i]);
+    }
 }
 
 void NAME(fbp_mul_deriv)(REAL *delta, const REAL *a, ptrdiff_t n, int act)
 {
+    if (act == FBP_EXP) {
+        for (ptrdiff_t i = 0; i < n; i++) delta[i] *= a[i];
+        return;
+    }
     switch (NAME(isa_for)(n)) {
     case FBP_ISA_AVX512: VNAME_AVX512(mul_deriv)(delta, a, n, act); break;
     case FBP_ISA_AVX2: VNAME_AVX2(mul_deriv)(delta, a, n, act); break;
@@ -143,9 +152,17 @@ double NAME(fbp_output_delta)(const REAL *o, const REAL *t, REAL *delta,
 {
     double total = 0.0;
     ptrdiff_t n = rows * cols;
-    if (loss == FBP_CROSS_ENTROPY) {
-        /* With a sigmoid or softmax output the chain rule collapses to o - t. */
-        if (act == FBP_SOFTMAX) {
+    if (loss == FBP_CROSS_ENTROPY || loss == FBP_POISSON) {
+        /* With a sigmoid or softmax output for cross-entropy, and an exp output
+           for the Poisson deviance, the chain rule collapses to o - t. */
+        if (loss == FBP_POISSON) {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                double ti = (double)t[i];
+                double tlogt = ti > 0 ? ti * ((double)LOG(t[i]) - (double)NAME(safe_log)(o[i]))
+                                      : 0.0;
+                total += tlogt - ti + (double)o[i];
+            }
+        } else if (act == FBP_SOFTMAX) {
             for (ptrdiff_t i = 0; i < n; i++) {
                 total -= (double)t[i] * (double)NAME(safe_log)(o[i]);
             }
@@ -160,13 +177,34 @@ double NAME(fbp_output_delta)(const REAL *o, const REAL *t, REAL *delta,
         }
         return total;
     }
-    /* Squared error E = 1/2 sum (t - o)^2, dE/dz = (o - t) f'(z). */
+    /* Squared error, Huber and absolute error: dE/dz = dE/do f'(z), with dE/do
+       = e, e clipped to the Huber threshold, or the sign of e (0 at e = 0). */
+    const REAL h = (REAL)FBP_HUBER_DELTA;
     for (ptrdiff_t i = 0; i < n; i++) {
         double e = (double)o[i] - (double)t[i];
-        total += 0.5 * e * e;
+        double a = fabs(e);
+        if (loss == FBP_ABSOLUTE_ERROR) {
+            total += a;
+        } else if (loss == FBP_HUBER && a > FBP_HUBER_DELTA) {
+            total += FBP_HUBER_DELTA * (a - 0.5 * FBP_HUBER_DELTA);
+        } else {
+            total += 0.5 * e * e;
+        }
     }
     if (delta != NULL) {
-        for (ptrdiff_t i = 0; i < n; i++) delta[i] = o[i] - t[i];
+        if (loss == FBP_ABSOLUTE_ERROR) {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                REAL e = o[i] - t[i];
+                delta[i] = e > 0 ? (REAL)1 : (e < 0 ? (REAL)-1 : e);
+            }
+        } else if (loss == FBP_HUBER) {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                REAL e = o[i] - t[i];
+                delta[i] = e > h ? h : (e < -h ? -h : e);
+            }
+        } else {
+            for (ptrdiff_t i = 0; i < n; i++) delta[i] = o[i] - t[i];
+        }
         NAME(fbp_mul_deriv)(delta, o, n, act);
     }
     return total;

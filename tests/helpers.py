@@ -17,6 +17,11 @@ PAIRS = [
         ("leaky_relu", "squared_error"),
         ("sigmoid", "cross_entropy"),
         ("softmax", "cross_entropy"),
+        ("exp", "poisson"),
+        ("identity", "huber"),
+        ("sigmoid", "huber"),
+        ("identity", "absolute_error"),
+        ("tanh", "absolute_error"),
     )
 ]
 
@@ -27,6 +32,10 @@ def problem(sizes, output, loss, n, seed):
     X = rng.normal(size=(n, sizes[0]))
     if output == "softmax":
         Y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], size=n)]
+    elif loss == "poisson":
+        Y = rng.poisson(1.5, size=(n, sizes[-1])).astype(float)
+    elif loss in ("huber", "absolute_error") and output == "identity":
+        Y = rng.normal(scale=2.0, size=(n, sizes[-1]))  # errors on both sides of the Huber bend
     elif loss == "cross_entropy" or output == "sigmoid":
         Y = rng.uniform(0, 1, size=(n, sizes[-1]))
     else:

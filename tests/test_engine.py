@@ -7,12 +7,13 @@ import pytest
 
 import fastbp as fb
 from fastbp import _engine, optimizers
-from fastbp.activations import ACTIVATIONS, LOSSES
+from fastbp.activations import ACTIVATIONS, HUBER_DELTA, LOSSES
 
 
 def test_activation_and_loss_codes_match_the_c_header():
     assert _engine.ACTIVATION_CODES == ACTIVATIONS
     assert _engine.LOSS_CODES == LOSSES
+    assert _engine.HUBER_DELTA == HUBER_DELTA
 
 
 def test_optimizer_table_matches_the_engine():

@@ -4,6 +4,7 @@ import numpy as np
 
 ACTIVATION_CODES: dict[str, int]
 LOSS_CODES: dict[str, int]
+HUBER_DELTA: float
 PREDICT_STATUS: dict[str, int]
 INSTRUCTION_SETS: tuple[str, ...]
 INSTRUCTION_SET: str
@@ -34,6 +35,10 @@ def gradient_into(
     acts: np.ndarray,
     deltas: np.ndarray,
     cap: int,
+    sw: np.ndarray | None = None,
+    l2: float = 0.0,
+    weight_sum: float = 0.0,
+    train_biases: bool = True,
 ) -> float: ...
 def train_epochs(
     layout: Layout,

@@ -61,7 +61,8 @@ cnp.import_array()
 
 from fastbp._blas cimport gemm, narrow_nn, narrow_tn, takes_direct_path, takes_narrow
 from fastbp._kernels cimport (
-    FBP_CROSS_ENTROPY, FBP_IDENTITY, FBP_LEAKY_RELU, FBP_RELU, FBP_SIGMOID,
+    FBP_ABSOLUTE_ERROR, FBP_CROSS_ENTROPY, FBP_EXP, FBP_HUBER, FBP_IDENTITY, FBP_LEAKY_RELU,
+    FBP_HUBER_DELTA, FBP_POISSON, FBP_RELU, FBP_SIGMOID,
     FBP_RPROP_DECREASE, FBP_RPROP_INCREASE, FBP_RPROP_STEP_MAX, FBP_RPROP_STEP_MIN,
     FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
     bias_act, colsum_axpby, fbp_init, fbp_prefetch_rows, fbp_shuffle, gather_rows, irprop_minus,
@@ -72,9 +73,11 @@ from fastbp._kernels cimport (
 # The codes of csrc/fastbp_kernels.h, for fastbp.activations to check against.
 ACTIVATION_CODES = {
     "identity": FBP_IDENTITY, "sigmoid": FBP_SIGMOID, "tanh": FBP_TANH,
-    "relu": FBP_RELU, "leaky_relu": FBP_LEAKY_RELU, "softmax": FBP_SOFTMAX,
+    "relu": FBP_RELU, "leaky_relu": FBP_LEAKY_RELU, "softmax": FBP_SOFTMAX, "exp": FBP_EXP,
 }
-LOSS_CODES = {"squared_error": FBP_SQUARED_ERROR, "cross_entropy": FBP_CROSS_ENTROPY}
+LOSS_CODES = {"squared_error": FBP_SQUARED_ERROR, "cross_entropy": FBP_CROSS_ENTROPY,
+              "poisson": FBP_POISSON, "huber": FBP_HUBER, "absolute_error": FBP_ABSOLUTE_ERROR}
+HUBER_DELTA = FBP_HUBER_DELTA
 
 # What Layout.predict reports besides its outputs.
 PREDICT_STATUS = {"ok": PREDICT_OK, "bad_input": PREDICT_BAD_INPUT, "overflow": PREDICT_OVERFLOW}
@@ -537,14 +540,23 @@ def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X
 
 def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
                   const floating[:, ::1] Y, floating[::1] grad, floating[::1] acts,
-                  floating[::1] deltas, Py_ssize_t cap):
+                  floating[::1] deltas, Py_ssize_t cap, const floating[::1] sw=None,
+                  double l2=0.0, double weight_sum=0.0, bint train_biases=True):
     """Write the gradient of the mean loss over X into ``grad``; return the loss sum.
+
+    With sample weights ``sw`` each sample's loss counts ``sw[i]`` times and the
+    mean divides by ``weight_sum`` (the caller's sum of ``sw``, which must be
+    > 0) instead of the number of samples.  With ``l2 > 0`` the objective gains
+    ``l2 / 2 * sum W^2`` (weights only) before that division, and so does the
+    returned sum.  ``train_biases=False`` gives the biases a zero gradient.
+    This is one evaluation of a full-batch solver such as L-BFGS: the whole
+    objective and its gradient in one call without the GIL.
 
     Goes ``cap`` rows at a time (fewer when a part of a long pass is shorter); a
     pending signal raises between parts.
     """
-    cdef Py_ssize_t n = X.shape[0]
-    cdef double total
+    cdef Py_ssize_t n = X.shape[0], l
+    cdef double total, sq = 0.0
     _need(params.shape[0], layout.n_params, "params")
     _need(grad.shape[0], layout.n_params, "grad")
     if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
@@ -553,15 +565,33 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
     _need(deltas.shape[0], cap * layout.n_units, "the delta buffer")
     if n == 0 or cap < 1:
         raise ValueError("a gradient needs at least one sample and cap >= 1")
+    if sw is not None:
+        _need(sw.shape[0], n, "sample_weight")
+        if not weight_sum > 0.0:
+            raise ValueError("weight_sum must be the (positive) sum of sample_weight")
+    else:
+        weight_sum = <double>n
+    if not l2 >= 0.0:
+        raise ValueError("l2 must be >= 0")
     cdef Net net = layout.net()
     cdef Rows x = Rows(&X[0, 0], NULL, NULL, 0, False)
     cdef Py_ssize_t row_work = TRAIN_ROW_WORK * net.n_params
     cdef Py_ssize_t chunk = min(cap, chunk_rows(n, row_work))
+    cdef const floating *w = NULL if sw is None else &sw[0]
+    cdef floating scale = <floating>(1.0 / weight_sum)
     cdef Signals sig
     start_signal_checks(&sig, <double>n * row_work)
     with nogil:
         total = gradient(&net, &params[0], x, &Y[0, 0], n, chunk, cap, &acts[0], &deltas[0],
-                         &grad[0], <floating>(1.0 / n), <const floating *>NULL, &sig)
+                         &grad[0], scale, w, &sig)
+        if isfinite(total):
+            for l in range(net.n_layers):
+                if l2 > 0.0:
+                    sq += add_l2(&grad[0] + net.w_off[l], &params[0] + net.w_off[l],
+                                 net.sizes[l] * net.sizes[l + 1], <floating>(l2 * scale))
+                if not train_biases:
+                    memset(&grad[0] + net.b_off[l], 0, net.sizes[l + 1] * sizeof(floating))
+            total += 0.5 * l2 * sq
     if sig.raised:
         raise_pending()
     return total

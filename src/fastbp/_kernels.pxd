@@ -12,8 +12,12 @@ cdef extern from "fastbp_kernels.h" nogil:
         FBP_RELU
         FBP_LEAKY_RELU
         FBP_SOFTMAX
+        FBP_EXP
         FBP_SQUARED_ERROR
         FBP_CROSS_ENTROPY
+        FBP_POISSON
+        FBP_HUBER
+        FBP_ABSOLUTE_ERROR
 
     int fbp_init(int max_isa)
     void fbp_bias_act_d(double *z, const double *b, Py_ssize_t rows, Py_ssize_t cols, int act)
@@ -44,6 +48,7 @@ cdef extern from "fastbp_kernels.h" nogil:
                            Py_ssize_t row_bytes)
     void fbp_shuffle(int64_t *order, Py_ssize_t n, uint64_t *state)
 
+    double FBP_HUBER_DELTA
     double FBP_RPROP_INCREASE
     double FBP_RPROP_DECREASE
     double FBP_RPROP_STEP_MIN

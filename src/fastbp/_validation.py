@@ -226,7 +226,13 @@ def _finite(number: Any) -> bool:
 
 
 def check_targets(Y: np.ndarray, output_activation: str, loss: str) -> None:
-    """Targets the loss can use: in [0, 1] for cross-entropy, rows summing to 1 with softmax."""
+    """Targets the loss can use: in [0, 1] for cross-entropy, rows summing to 1 with
+    softmax, non-negative counts or rates for the Poisson deviance."""
+    if loss == "poisson" and Y.size and Y.min() < 0:
+        raise ValueError(
+            "with loss='poisson' every target must be >= 0 (a count or a rate); "
+            f"got a smallest value of {Y.min()}"
+        )
     if loss != "cross_entropy":
         return
     if Y.min() < 0 or Y.max() > 1:

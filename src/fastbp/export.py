@@ -105,6 +105,7 @@ _ACTIVATIONS = {
         "/* Written so that NaN passes through. */\n",
         "    for (size_t i = 0; i < n; i++) z[i] = z[i] < 0 ? {slope} * z[i] : z[i];\n",
     ),
+    "exp": ("", "    for (size_t i = 0; i < n; i++) z[i] = exp{f}(z[i]);\n"),
     "softmax": (
         "/* e^(z - max z) over its sum: the largest term is 1, so nothing overflows. */\n",
         """\
@@ -326,7 +327,7 @@ void {p}_predict_batch(const {t} *x, {t} *y, size_t n);
 """
 
     def needs_math(self) -> bool:
-        return any(a in ("sigmoid", "tanh", "softmax") for a in self.arch.layer_activations)
+        return any(a in ("sigmoid", "tanh", "softmax", "exp") for a in self.arch.layer_activations)
 
     def includes(self) -> Iterator[str]:
         if self.needs_math():

@@ -118,10 +118,15 @@ class Network:
         Activation of the hidden layers: ``sigmoid``, ``tanh``, ``relu``,
         ``leaky_relu`` (slope 0.01) or ``identity``.
     output_activation : str
-        Activation of the output layer: any of the above or ``softmax``.
+        Activation of the output layer: any of the above, ``softmax`` or
+        ``exp`` (the mean of a Poisson model, with ``loss="poisson"``).
     loss : str
-        ``squared_error`` (1/2 sum (t - o)^2 per sample) or ``cross_entropy``
-        (binary with a sigmoid output, categorical with softmax).
+        Per sample, summed over the outputs, with e = o - t:
+        ``squared_error`` (e^2 / 2), ``cross_entropy`` (binary with a
+        sigmoid output, categorical with softmax), ``poisson`` (half the
+        Poisson deviance t log(t / o) - t + o, with an ``exp`` output and
+        targets >= 0), ``huber`` (e^2 / 2 for |e| <= 1, |e| - 1/2 beyond) or
+        ``absolute_error`` (|e|).
     dtype : str
         ``float64`` or ``float32``: parameters, buffers and arithmetic.
     seed : int or None

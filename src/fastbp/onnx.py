@@ -229,7 +229,8 @@ def _activate(g: _Graph, z: str, activation: str) -> str:
         return _leaky_relu(g, z)
     if activation == "softmax":
         return g.node("Softmax", [z], axis=1)
-    return g.node({"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}[activation], [z])
+    ops = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "exp": "Exp"}
+    return g.node(ops[activation], [z])
 
 
 def _forward(g: _Graph, net: Network, x: str) -> str:

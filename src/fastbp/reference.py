@@ -25,7 +25,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from fastbp.activations import LEAKY_SLOPE, RELU_FAMILY, check_names
+from fastbp.activations import HUBER_DELTA, LEAKY_SLOPE, RELU_FAMILY, check_names
 from fastbp.optimizers import (
     RPROP_DECREASE,
     RPROP_INCREASE,
@@ -63,7 +63,16 @@ def _activate(name: str, zs: list[float]) -> list[float]:
         exps = [math.exp(z - top) for z in zs]
         total = sum(exps)
         return [e / total for e in exps]
+    if name == "exp":
+        return [_exp(z) for z in zs]
     return list(zs)
+
+
+def _exp(z: float) -> float:
+    try:
+        return math.exp(z)
+    except OverflowError:  # as the engine, which gives inf
+        return math.inf
 
 
 def _derivative(name: str, a: float) -> float:
@@ -76,7 +85,23 @@ def _derivative(name: str, a: float) -> float:
         return 1.0 if a > 0 else 0.0
     if name == "leaky_relu":
         return 1.0 if a > 0 else LEAKY_SLOPE
+    if name == "exp":
+        return a
     return 1.0
+
+
+def _huber(e: float) -> float:
+    a = abs(e)
+    return 0.5 * e * e if a <= HUBER_DELTA else HUBER_DELTA * (a - 0.5 * HUBER_DELTA)
+
+
+def _loss_slope(loss: str, e: float) -> float:
+    """dE/do of squared error, Huber or absolute error at the error e = o - t."""
+    if loss == "absolute_error":
+        return 1.0 if e > 0 else -1.0 if e < 0 else 0.0
+    if loss == "huber":
+        return max(-HUBER_DELTA, min(HUBER_DELTA, e))
+    return e
 
 
 def _safe_log(x: float) -> float:
@@ -163,6 +188,16 @@ class Network:
     def _sample_loss(self, o: list[float], t: list[float]) -> float:
         if self.loss_name == "squared_error":
             return sum(0.5 * (tj - oj) ** 2 for oj, tj in zip(o, t))
+        if self.loss_name == "poisson":
+            # half the Poisson deviance: t log(t / o) - t + o, with 0 log 0 = 0
+            return sum(
+                (tj * (math.log(tj) - _safe_log(oj)) if tj > 0 else 0.0) - tj + oj
+                for oj, tj in zip(o, t)
+            )
+        if self.loss_name == "huber":
+            return sum(_huber(oj - tj) for oj, tj in zip(o, t))
+        if self.loss_name == "absolute_error":
+            return sum(abs(oj - tj) for oj, tj in zip(o, t))
         if self.output_activation == "softmax":
             return -sum(tj * _safe_log(oj) for oj, tj in zip(o, t))
         return -sum(tj * _safe_log(oj) + (1.0 - tj) * _safe_log(1.0 - oj) for oj, tj in zip(o, t))
@@ -173,11 +208,14 @@ class Network:
         """Add this sample's dE/dW and dE/db to the nablas; return its loss."""
         activations = self._forward(x)
         o = activations[-1]
-        # delta(L) = o - t for cross-entropy, (o - t) f'(z) for squared error
-        if self.loss_name == "cross_entropy":
+        # delta(L) = o - t for cross-entropy and the Poisson deviance, else dE/do f'(z)
+        if self.loss_name in ("cross_entropy", "poisson"):
             delta = [oj - tj for oj, tj in zip(o, t)]
         else:
-            delta = [(oj - tj) * _derivative(self.output_activation, oj) for oj, tj in zip(o, t)]
+            delta = [
+                _loss_slope(self.loss_name, oj - tj) * _derivative(self.output_activation, oj)
+                for oj, tj in zip(o, t)
+            ]
         for l in range(len(self.weights) - 1, -1, -1):
             a_prev = activations[l]
             W = self.weights[l]
