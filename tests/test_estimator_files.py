@@ -233,7 +233,8 @@ def drop_class(state):
 TAMPERINGS = {
     "one class too few": (drop_class, "classes and a network of 3 outputs"),
     "unknown class": (set_field("class", "os.system"), "class must be one of"),
-    "class as a regressor": (set_field("class", "BPRegressor"), "params that do not fit"),
+    # a classifier's params include class_weight, which a regressor does not have
+    "class as a regressor": (set_field("class", "BPRegressor"), "its params are"),
     "unknown param": (set_param("evil", 1), "its params are"),
     "bad param value": (set_param("activation", "gelu"), "params that do not fit"),
     "hidden sizes of another network": (set_param("hidden_layer_sizes", [7]), "changed"),

@@ -188,7 +188,7 @@ def test_progress_bar_on_a_terminal_and_nothing_unless_verbose(monkeypatch):
 @pytest.mark.parametrize(
     "kw,error,match",
     [
-        (dict(optimizer="lbfgs"), ValueError, "optimizer must be one of"),
+        (dict(optimizer="bfgs"), ValueError, "optimizer must be one of"),
         (dict(optimizer="rprop", batch_size=4), ValueError, "rprop.*full batches"),
         (dict(momentum=1.5), ValueError, r"momentum must be a finite number in \[0.0, 1.0\]"),
         (dict(momentum="high"), TypeError, "momentum must be a number"),

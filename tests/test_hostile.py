@@ -622,7 +622,7 @@ ESTIMATOR_GOOD = {
 ESTIMATOR_BAD = {
     "hidden_layer_sizes": [(0,), (-1,), (2.5,), "3", None, (2**31,)],
     "activation": ["swish", "softmax", None, 3],
-    "solver": ["lbfgs", None],
+    "solver": ["bfgs", None],
     "batch_size": [0, -1, 2.5, None, "big"],
     "learning_rate_init": [0.0, -1.0, math.nan, math.inf, "fast"],
     "max_iter": [0, -1, 2.5, None],

@@ -274,7 +274,7 @@ def test_pickle_round_trip_and_clone(digits):
         (dict(hidden_layer_sizes=(0,)), ValueError, r"hidden_layer_sizes\[0\] must be at least 1"),
         (dict(hidden_layer_sizes="big"), TypeError, "hidden_layer_sizes must be a sequence"),
         (dict(activation="softplus"), ValueError, "activation must be one of"),
-        (dict(solver="lbfgs"), ValueError, "solver must be one of"),
+        (dict(solver="bfgs"), ValueError, "solver must be one of"),
         (dict(loss="hinge"), ValueError, "loss must be one of"),
         (dict(batch_size=0), ValueError, "batch_size must be at least 1"),
         (dict(max_iter=0), ValueError, "max_iter must be at least 1"),

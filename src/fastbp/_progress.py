@@ -41,7 +41,7 @@ class Stall:
     epoch: int
     value: str
     tol: float
-    patience: int
+    patience: float
     stalled: int
     rate: float | None = None
     at_floor: bool = False

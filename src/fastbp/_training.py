@@ -14,17 +14,16 @@
   parameters and the callback.
 
 A solver that is not driven by epochs of the engine has its place beside
-:class:`EpochRun`: L-BFGS, say, would be a run class that drives the
-engine's loss and gradient (``Network._loss_total`` and
-``Network.flat_gradient``) from ``scipy.optimize``, takes the same
-:class:`Settings`, runs under the network's lock and reports each iteration
-to the same :class:`EpochRules`.  ``Network.train`` is where the run class
-is chosen; today every optimiser runs as an :class:`EpochRun`.
+:class:`EpochRun`: :class:`LbfgsRun` drives the engine's full-batch loss and
+gradient (one GIL-free call per evaluation) from SciPy's L-BFGS-B, takes the
+same :class:`Settings`, runs under the network's lock and reports each
+iteration to the same :class:`EpochRules`.  :func:`run_class` chooses.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from fastbp._validation import (
 from fastbp.optimizers import (
     ADAPTIVE_DIVISOR,
     ADAPTIVE_MIN_RATE,
+    LBFGS_MEMORY,
     SCHEDULES,
     Optimizer,
     invscaling_rate,
@@ -72,8 +72,15 @@ _WEIGHTED_L2_HINT = (
 )
 
 
-class DivergenceError(FloatingPointError):
-    """Training stopped because the loss or the parameters stopped being finite."""
+class DivergenceError(FloatingPointError, ValueError):
+    """Training stopped because the loss or the parameters stopped being finite.
+
+    ``history`` holds the epochs trained before (a :class:`History`, or None
+    when training had not begun).  A ``ValueError`` too, as scikit-learn's MLP
+    raises one.
+    """
+
+    history: History | None = None
 
 
 class History(list):  # type: ignore[type-arg]
@@ -87,11 +94,14 @@ class History(list):  # type: ignore[type-arg]
     ``stop_reason`` says why a stopping rule or the callback ended training
     (e.g. ``"validation score did not improve by 0.0001 for 11 epochs"`` or
     ``"the callback returned False"``), or is None when none did: every
-    epoch ran.
+    epoch ran.  For L-BFGS an "epoch" is one iteration, and ``converged``
+    says whether it met its tolerance (False: it ran out of iterations or
+    evaluations, or its line search failed; None for the other solvers).
     """
 
-    # A class default, so that a History pickled before it existed loads with None.
+    # Class defaults, so that a History pickled before they existed loads with None.
     stop_reason: str | None = None
+    converged: bool | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,6 +111,7 @@ class History(list):  # type: ignore[type-arg]
         self.learning_rate: list[float] = []
         self.best_epoch: int | None = None
         self.stop_reason = None
+        self.converged = None
 
 
 def stop_message(history: History) -> str | None:
@@ -149,9 +160,10 @@ class Settings:
     score: Score | None
     early_stopping: bool
     tol: float
-    n_iter_no_change: int | None
+    n_iter_no_change: float | None
     callback: Callback | None
     verbose: bool
+    max_fun: int
 
     @property
     def per_epoch(self) -> bool:
@@ -186,7 +198,7 @@ def check_settings(
     shuffle: Any, seed: Any, train_biases: Any, optimizer: Any, momentum: Any, nesterov: Any,
     beta_1: Any, beta_2: Any, epsilon: Any, alpha: Any, schedule: Any, power_t: Any,
     sample_weight: Any, validation_data: Any, score: Score | None, early_stopping: Any, tol: Any,
-    n_iter_no_change: Any, callback: Callback | None, verbose: Any,
+    n_iter_no_change: Any, callback: Callback | None, verbose: Any, max_fun: Any,
 ) -> Settings:  # fmt: skip
     """``Network.train``'s arguments, checked, for training ``net`` on X
     (already checked but for NaN).
@@ -210,15 +222,21 @@ def check_settings(
     check_choice(schedule, "schedule", SCHEDULES)
     power_t = check_nonnegative(power_t, "power_t")
     tol = check_nonnegative(tol, "tol")
-    if n_iter_no_change is not None:
+    if n_iter_no_change is not None and not _is_inf(n_iter_no_change):
         n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
+    max_fun = check_int(max_fun, "max_fun", 1)
     if engine_optimizer.full_batch and batch < n:
         raise ValueError(
             f"optimizer={engine_optimizer.name!r} needs full batches (batch_size=None); "
             f"got batch_size={batch}"
         )
     sw = None if sample_weight is None else check_sample_weight(sample_weight, n, net.dtype)
-    engine_checks_inputs = _check_inputs(net, X, batch, sw)
+    if engine_optimizer.in_engine:
+        engine_checks_inputs = _check_inputs(net, X, batch, sw)
+    else:  # the loss-and-gradient call does not look for NaN: check X now
+        engine_checks_inputs = False
+        if not _engine.all_finite(X):
+            raise_not_finite("X")
     validation = None if validation_data is None else _validation(net, validation_data)
     early_stopping = check_bool(early_stopping, "early_stopping")
     verbose = check_bool(verbose, "verbose")
@@ -232,12 +250,27 @@ def check_settings(
         schedule=schedule, power_t=power_t, sample_weight=sw,
         engine_checks_inputs=engine_checks_inputs, validation=validation, score=score,
         early_stopping=early_stopping, tol=tol, n_iter_no_change=n_iter_no_change,
-        callback=callback, verbose=verbose,
+        callback=callback, verbose=verbose, max_fun=max_fun,
     )  # fmt: skip
-    net._check_training_bytes(batch, X.shape[1], engine_optimizer)
+    if engine_optimizer.in_engine:
+        net._check_training_bytes(batch, X.shape[1], engine_optimizer)
+    else:
+        # the chunk's work buffers, the trial point and its gradient, and SciPy's
+        # float64 state (2 LBFGS_MEMORY correction vectors and a few more)
+        rows = min(n, net._chunk_rows)
+        check_bytes(
+            2 * rows * net._layout.n_units * net.dtype.itemsize
+            + (2 * LBFGS_MEMORY + 8) * net.params.size * 8,
+            "training with the 'lbfgs' optimiser",
+        )
     if not settings.may_stop_early:
         check_bytes(epochs * HISTORY_BYTES, f"the history of {epochs:,} epochs")
     return settings
+
+
+def _is_inf(value: Any) -> bool:
+    """Whether ``value`` is positive infinity (a patience that never runs out)."""
+    return isinstance(value, (float, np.floating)) and value == math.inf
 
 
 def _check_inputs(net: Network, X: np.ndarray, batch: int, sw: np.ndarray | None) -> bool:
@@ -266,15 +299,16 @@ def _validation(net: Network, data: Any) -> tuple[np.ndarray, np.ndarray]:
 class _Monitor:
     """scikit-learn's stopping rule for a value where higher is better."""
 
-    def __init__(self, tol: float, patience: int) -> None:
+    def __init__(self, tol: float, patience: float) -> None:
         self.tol = tol
         self.patience = patience
         self.best = -np.inf
         self.stalled = 0
 
     def improved(self, value: float) -> bool:
-        """Count an epoch that fails to beat the best by ``tol``; True for a new best."""
-        self.stalled = self.stalled + 1 if value < self.best + self.tol else 0
+        """Count an epoch that fails to beat the best by ``tol`` (NaN never does);
+        True for a new best."""
+        self.stalled = 0 if value >= self.best + self.tol else self.stalled + 1
         if value > self.best:
             self.best = value
             return True
@@ -438,6 +472,11 @@ class EpochRun:
                     if self.settings.per_epoch and self.rules.end_epoch(self.epoch - 1):
                         break
                 self.rules.keep_best()
+        except DivergenceError as exc:
+            # Early stopping's best parameters beat the last finite ones.
+            self.rules.keep_best()
+            exc.history = self.history
+            raise
         finally:
             self.rules.close()
         return self.history
@@ -534,3 +573,130 @@ class EpochRun:
         if not _engine.all_finite(params.reshape(1, -1)):
             params[...] = self.initial
         return done
+
+
+def run_class(settings: Settings) -> type[EpochRun] | type[LbfgsRun]:
+    """The run that trains with ``settings``' optimiser."""
+    return EpochRun if settings.optimizer.in_engine else LbfgsRun
+
+
+class LbfgsRun:
+    """One training call of L-BFGS: SciPy's L-BFGS-B over the flat parameters.
+
+    The objective is the full batch's mean (weighted) loss plus ``alpha / 2 *
+    sum W^2`` divided by the number of samples (or the sum of the relative
+    sample weights), as scikit-learn's lbfgs solver minimises it; each
+    evaluation is one GIL-free call of the engine's ``gradient_into`` at a
+    trial point kept apart from the network's parameters.  Those take each
+    accepted iterate, so that an interrupted run (Ctrl-C, an exception in the
+    callback) leaves the last one.  An iteration counts as an epoch for the
+    history, the rules between epochs and the display.  ``epochs`` bounds
+    the iterations, ``max_fun`` the evaluations and ``tol`` is the tolerance
+    on the largest projected gradient entry (SciPy's ``gtol``).  The
+    optimiser's state does not carry over to the next call.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        X: np.ndarray,
+        Y: np.ndarray,
+        settings: Settings,
+        display: Display | None = None,
+    ) -> None:
+        self.net, self.X, self.Y, self.settings = net, X, Y, settings
+        n = X.shape[0]
+        sw = settings.sample_weight
+        self.weight_sum = float(n) if sw is None else float(sw.sum(dtype=np.float64))
+        self.history = History()
+        self.rules = EpochRules(net, settings, self.history, n, display)
+        self.evaluations = 0
+        self.last = time.perf_counter()
+
+    def run(self) -> History:
+        """Train; return the history (see ``Network.train``)."""
+        from scipy.optimize import minimize
+
+        net, settings = self.net, self.settings
+        try:
+            with net._lock:
+                net._training_runs += 1
+                rows = min(self.X.shape[0], net._chunk_rows)
+                self.acts, self.deltas = net._buffer(rows), net._buffer(rows)
+                self.rows = rows
+                self.trial = np.empty_like(net.params)
+                self.grad = np.empty_like(net.params)
+                self.last = time.perf_counter()
+                result = minimize(
+                    self._objective, net.params.astype(np.float64), jac=True,
+                    method="L-BFGS-B", callback=self._iteration,
+                    options={"maxiter": settings.epochs, "maxfun": settings.max_fun,
+                             "gtol": settings.tol, "maxcor": LBFGS_MEMORY},
+                )  # fmt: skip
+                self._finish(result)
+                self.rules.keep_best()
+        finally:
+            self.rules.close()
+        return self.history
+
+    def _objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The objective and its gradient (float64, for SciPy) at the trial point x."""
+        net, settings = self.net, self.settings
+        with np.errstate(over="ignore"):  # beyond float32: inf, a non-finite loss
+            self.trial[...] = x
+        total = _engine.gradient_into(
+            net._layout, self.trial, self.X, self.Y, self.grad, self.acts, self.deltas,
+            self.rows, sw=settings.sample_weight, l2=settings.alpha,
+            weight_sum=self.weight_sum, train_biases=settings.train_biases,
+        )  # fmt: skip
+        self.evaluations += 1
+        value = total / self.weight_sum
+        if math.isfinite(value) and _engine.all_finite(self.grad.reshape(1, -1)):
+            return value, self.grad.astype(np.float64)
+        if self.evaluations == 1:
+            raise DivergenceError(
+                "the loss or its gradient is infinite or NaN at the initial parameters; "
+                "the network keeps them. Scale the data to smaller magnitudes "
+                "(e.g. to unit variance)."
+            )
+        # Tells the line search this point is too far: it steps back.
+        return math.inf, np.zeros(x.size)
+
+    def _iteration(self, intermediate_result: Any) -> None:
+        """After each iteration: the network takes the iterate; the rules may stop."""
+        net = self.net
+        net.params[...] = intermediate_result.x
+        now = time.perf_counter()
+        self.history.append(float(intermediate_result.fun))
+        self.history.seconds.append(now - self.last)
+        self.history.learning_rate.append(math.nan)  # L-BFGS has none: its line search steps
+        stop = self.rules.end_epoch(len(self.history) - 1)
+        self.last = time.perf_counter()
+        if stop:
+            raise StopIteration
+
+    def _finish(self, result: Any) -> None:
+        """The final iterate, whether L-BFGS converged and why it stopped."""
+        history = self.history
+        if np.all(np.isfinite(result.x)) and math.isfinite(float(result.fun)):
+            self.net.params[...] = result.x
+        history.converged = bool(result.status == 0)
+        if history.stop_reason is not None:  # a rule or the callback stopped it
+            return
+        if result.status == 0:
+            history.stop_reason = (
+                f"L-BFGS converged after {result.nit} iterations "
+                f"({self.evaluations} loss evaluations): {_lbfgs_message(result)}"
+            )
+        elif self.evaluations >= self.settings.max_fun and result.nit < self.settings.epochs:
+            history.stop_reason = (
+                f"L-BFGS reached max_fun={self.settings.max_fun} loss evaluations "
+                f"after {result.nit} iterations"
+            )
+        elif result.status != 1:
+            history.stop_reason = f"L-BFGS stopped: {_lbfgs_message(result)}"
+
+
+def _lbfgs_message(result: Any) -> str:
+    message = result.message
+    return (message.decode() if isinstance(message, bytes) else str(message)).lower()

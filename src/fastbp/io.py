@@ -270,8 +270,12 @@ ESTIMATOR_CLASSES = ("BPClassifier", "BPRegressor")
 ESTIMATOR_FIELDS = (
     "class", "params", "n_features_in", "feature_names_in", "classes", "target", "rng",
     "n_iter", "t", "loss_curve", "loss", "best_loss", "validation_scores",
-    "best_validation_score",
+    "best_validation_score", "validation_loss_curve",
 )  # fmt: skip
+# What a file written before a field or parameter existed stands for: the
+# field's value, the parameter's default then.
+_ADDED_FIELDS: dict[str, Any] = {"validation_loss_curve": None}
+_ADDED_PARAMS: dict[str, Any] = {"max_fun": 15000, "class_weight": None}
 # The dtypes of classes_ a file may hold (and an "object" array of strings).
 _CLASS_DTYPE_KINDS = "biufU"
 _TARGETS = ("binary", "multiclass", "multilabel-indicator")
@@ -301,9 +305,18 @@ def _is_estimator(obj: Any) -> bool:
 
 
 def _json_param(name: str, value: Any) -> Any:
-    """The estimator parameter ``value`` as JSON, or ``ValueError`` for one JSON cannot hold."""
+    """The estimator parameter ``value`` as JSON, or ``ValueError`` for one JSON cannot hold.
+
+    Two parameters take a form of their own: ``n_iter_no_change=inf`` is the
+    string "inf", and a ``class_weight`` dict a list of [label, weight] pairs
+    (JSON's keys are strings only).
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
+    if name == "n_iter_no_change" and isinstance(value, (float, np.floating)) and value == np.inf:
+        return "inf"
+    if name == "class_weight" and isinstance(value, (dict, list)):
+        return _class_weight_pairs(value)
     if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
         return int(value)
     if isinstance(value, (float, np.floating)) and math.isfinite(value):
@@ -317,6 +330,29 @@ def _json_param(name: str, value: Any) -> Any:
         "None, a bool, a finite number, a string or a sequence of integers"
         + (" (pass random_state as an integer)" if name == "random_state" else "")
     )
+
+
+def _class_weight_pairs(value: Any) -> list[list[Any]]:
+    """A class_weight dict (or its saved pairs) as [label, weight] pairs."""
+    pairs = list(value.items()) if isinstance(value, dict) else value
+    out = []
+    for pair in pairs:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+            raise ValueError(f"class_weight pairs must be [label, weight]; got {pair!r:.80}")
+        label, weight = pair
+        if isinstance(label, np.generic):
+            label = label.item()
+        if (
+            not isinstance(label, (bool, int, float, str))
+            or isinstance(weight, (bool, np.bool_))
+            or not isinstance(weight, (int, float, np.number))
+        ):
+            raise ValueError(
+                f"the estimator's class_weight {value!r:.80} is not one a model file holds: "
+                "labels that are strings, numbers or bools, and numbers as weights"
+            )
+        out.append([label, float(weight)])
+    return out
 
 
 def _number_or_null(value: Any) -> float | None:
@@ -353,6 +389,7 @@ def _estimator_state(estimator: Any) -> dict[str, Any]:
     names = getattr(estimator, "feature_names_in_", None)
     rng = estimator._rng.get_state()
     scores = estimator.validation_scores_
+    val_losses = getattr(estimator, "validation_loss_curve_", None)
     return {
         "class": type(estimator).__name__,
         "params": params,
@@ -371,8 +408,11 @@ def _estimator_state(estimator: Any) -> dict[str, Any]:
         "loss_curve": [float(v) for v in estimator.loss_curve_],
         "loss": float(estimator.loss_),
         "best_loss": _number_or_null(estimator.best_loss_),
-        "validation_scores": None if scores is None else [float(v) for v in scores],
+        "validation_scores": None if scores is None else [_number_or_null(v) for v in scores],
         "best_validation_score": _number_or_null(estimator.best_validation_score_),
+        "validation_loss_curve": (
+            None if val_losses is None else [_number_or_null(v) for v in val_losses]
+        ),
     }
 
 
@@ -395,8 +435,19 @@ def _numbers(value: Any) -> bool:
     return isinstance(value, list) and all(_is_number(v) for v in value)
 
 
+def _numbers_or_nulls(value: Any) -> bool:
+    return isinstance(value, list) and all(v is None or _is_number(v) for v in value)
+
+
+def _nan_for_null(values: list[Any]) -> list[float]:
+    return [math.nan if v is None else float(v) for v in values]
+
+
 def _check_estimator_fields(subject: str, state: dict[str, Any]) -> None:
-    """Raise unless ``state`` has exactly the estimator fields, each of its JSON type."""
+    """Raise unless ``state`` has exactly the estimator fields, each of its JSON type
+    (those of _ADDED_FIELDS may be missing: they take their old value)."""
+    for field, value in _ADDED_FIELDS.items():
+        state.setdefault(field, value)
     _exact_fields(
         subject,
         "estimator header",
@@ -418,8 +469,15 @@ def _check_estimator_fields(subject: str, state: dict[str, Any]) -> None:
         "loss_curve": (_numbers, "a list of numbers"),
         "loss": (_is_number, "a number"),
         "best_loss": (lambda v: v is None or _is_number(v), "null or a number"),
-        "validation_scores": (lambda v: v is None or _numbers(v), "null or a list of numbers"),
+        "validation_scores": (
+            lambda v: v is None or _numbers_or_nulls(v),
+            "null or a list of numbers (null for an epoch that diverged)",
+        ),
         "best_validation_score": (lambda v: v is None or _is_number(v), "null or a number"),
+        "validation_loss_curve": (
+            lambda v: v is None or _numbers_or_nulls(v),
+            "null or a list of numbers (null for an epoch that overflowed)",
+        ),
     }
     for field, (valid, expectation) in rules.items():
         if not valid(state[field]):
@@ -479,8 +537,17 @@ def _estimator_from(subject: str, state: dict[str, Any], net: Network) -> Any:
     """The fitted estimator the ``estimator`` header field describes, checked against ``net``."""
     _check_estimator_fields(subject, state)
     cls = _estimator_types()[state["class"]]
-    params = state["params"]
     expected = set(cls().get_params(deep=False))
+    added = {name: value for name, value in _ADDED_PARAMS.items() if name in expected}
+    params = {**added, **state["params"]}
+    if params.get("n_iter_no_change") == "inf":
+        params["n_iter_no_change"] = math.inf
+    if isinstance(params.get("class_weight"), list):
+        try:
+            params["class_weight"] = dict(_class_weight_pairs(params["class_weight"]))
+        except (TypeError, ValueError) as exc:
+            raise _bad(subject, "params.class_weight", "[label, weight] pairs",
+                       params["class_weight"]) from exc  # fmt: skip
     if set(params) != expected:
         raise ValueError(
             f"{subject} has a malformed estimator header: its params are "
@@ -539,9 +606,14 @@ def _estimator_from(subject: str, state: dict[str, Any], net: Network) -> Any:
     estimator.loss_curve_ = [float(v) for v in state["loss_curve"]]
     estimator.loss_ = float(state["loss"])
     scores = state["validation_scores"]
-    if (scores is None) != (not params["early_stopping"]):
-        raise _bad(subject, "validation_scores", "a list exactly when early_stopping", scores)
-    estimator.validation_scores_ = None if scores is None else [float(v) for v in scores]
+    if (scores is None) != (not estimator._early_stopping()):
+        expectation = "a list exactly when early_stopping (and the solver is not lbfgs)"
+        raise _bad(subject, "validation_scores", expectation, scores)
+    estimator.validation_scores_ = None if scores is None else _nan_for_null(scores)
+    val_losses = state["validation_loss_curve"]
+    if scores is None and val_losses is not None:
+        raise _bad(subject, "validation_loss_curve", "null without early stopping", val_losses)
+    estimator.validation_loss_curve_ = None if scores is None else _nan_for_null(val_losses or [])
     best, best_score = state["best_loss"], state["best_validation_score"]
     estimator.best_loss_ = None if scores is not None else (np.inf if best is None else best)
     estimator.best_validation_score_ = (

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastbp import _engine
 from fastbp._progress import Display
-from fastbp._training import EpochRun, History, check_settings
+from fastbp._training import History, check_settings, run_class
 from fastbp._validation import (
     as_matrix,
     check_bytes,
@@ -30,7 +30,7 @@ from fastbp._validation import (
 )
 from fastbp.activations import ACTIVATIONS, LOSSES, RELU_FAMILY
 from fastbp.architecture import FIELDS, Architecture
-from fastbp.optimizers import Optimizer
+from fastbp.optimizers import LBFGS_MAX_FUN, Optimizer
 
 _PREDICT_OK = _engine.PREDICT_STATUS["ok"]
 _PREDICT_BAD_INPUT = _engine.PREDICT_STATUS["bad_input"]
@@ -513,9 +513,10 @@ class Network:
         score: Callable[[Network], float] | None = None,
         early_stopping: bool = False,
         tol: float = 1e-4,
-        n_iter_no_change: int | None = None,
+        n_iter_no_change: float | None = None,
         callback: Callable[[int, dict[str, float]], Any] | None = None,
         verbose: bool = False,
+        max_fun: int = LBFGS_MAX_FUN,
     ) -> History:
         """Train by mini-batch gradient descent; return the mean loss of each epoch.
 
@@ -531,7 +532,8 @@ class Network:
             number of samples) full-batch gradient descent.  A batch's gradient
             is the mean over its samples.
         learning_rate : float
-            Step size, > 0 (the initial one under a schedule; unused by Rprop).
+            Step size, > 0 (the initial one under a schedule; unused by Rprop
+            and L-BFGS).
         shuffle : bool
             Reshuffle the samples before each epoch (ignored for full batches).
         seed : int or None
@@ -545,13 +547,22 @@ class Network:
             :func:`fastbp.io.load` has no seed.
         train_biases : bool
             False keeps the biases fixed, as in the classic worked example.
-        optimizer : {"sgd", "adam", "rprop"}
+        optimizer : {"sgd", "adam", "rprop", "lbfgs"}
             ``sgd`` is gradient descent, with ``momentum`` (and ``nesterov``)
             if momentum > 0; ``adam`` uses ``beta_1``, ``beta_2``, ``epsilon``
             (scikit-learn's defaults); ``rprop`` is iRprop-, FANN's default,
             for full batches only (``batch_size=None``).  The optimiser's state
             carries over to the next call while the optimiser stays the same
-            (see :meth:`reset_optimizer`).
+            (see :meth:`reset_optimizer`).  ``lbfgs`` is SciPy's L-BFGS-B
+            over all the parameters, for full batches only: it minimises the
+            mean loss plus ``alpha / 2 * sum W^2`` divided by the number of
+            samples (by the weight sum with sample weights), as
+            scikit-learn's lbfgs solver; ``epochs`` bounds its iterations (each
+            an "epoch" of the history), ``max_fun`` its loss evaluations, and
+            it stops once no projected gradient entry exceeds ``tol``.  Each
+            evaluation is one call of the engine without the GIL; the network
+            takes each accepted iterate, so an interrupted run keeps the last.
+            It keeps no state from one call to the next.
         momentum, nesterov, beta_1, beta_2, epsilon : float, bool
             Hyperparameters of the optimisers, as in scikit-learn's MLP.
         alpha : float
@@ -585,10 +596,12 @@ class Network:
             ``tol``.
         tol : float
             The improvement that counts.
-        n_iter_no_change : int or None
+        n_iter_no_change : int, inf or None
             Without early stopping: stop once the training loss has failed to
             improve by ``tol`` for more than this many consecutive epochs (as
-            scikit-learn counts).  None never stops early.
+            scikit-learn counts).  None never stops early; nor does
+            ``math.inf``, which also makes early stopping keep the best
+            epoch without ever stopping.
         callback : callable, optional
             ``callback(epoch, logs)`` after each epoch (``epoch`` from 0), with
             a new dict ``logs`` each time.  It always holds ``loss`` (the
@@ -605,6 +618,11 @@ class Network:
             a second in between), with a line saying why training stopped if
             a stopping rule or the callback ended it.
 
+        max_fun : int
+            L-BFGS only: the most loss evaluations it may make (scikit-learn's
+            ``max_fun``); reaching it ends training with ``history.converged``
+            False.
+
         Returns
         -------
         History
@@ -618,7 +636,9 @@ class Network:
         ------
         DivergenceError
             If the loss or the parameters stop being finite; the network then
-            holds the last parameters that gave a finite loss on a whole batch.
+            holds the last parameters that gave a finite loss on a whole batch
+            (under early stopping, the best parameters seen) and the
+            exception's ``history`` the epochs trained.
 
         Examples
         --------
@@ -637,6 +657,7 @@ class Network:
             alpha=alpha, schedule=schedule, power_t=power_t, sample_weight=sample_weight,
             validation_data=validation_data, score=score, early_stopping=early_stopping, tol=tol,
             n_iter_no_change=n_iter_no_change, callback=callback, verbose=verbose,
+            max_fun=max_fun,
         )  # fmt: skip
 
     def _train(self, X: Any, Y: Any, display: Display | None, **options: Any) -> History:
@@ -645,7 +666,7 @@ class Network:
         instead of the display ``verbose`` picks."""
         X, Y = self._data(X, Y, check_x=False)
         settings = check_settings(self, X, **options)
-        return EpochRun(self, X, Y, settings, display).run()
+        return run_class(settings)(self, X, Y, settings, display).run()
 
 
 def check_network(net: Any) -> None:

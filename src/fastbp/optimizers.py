@@ -28,12 +28,16 @@ class Optimizer:
     ``state`` names the parameter-sized buffers it keeps from one update to
     the next, in the order the engine lays them out, each with its initial
     value.  ``full_batch`` optimisers need the gradient of all the samples.
+    An optimiser ``in_engine`` runs whole epochs inside the engine's
+    ``train_epochs`` under its ``code``; the others (L-BFGS, code -1) drive
+    the engine's loss-and-gradient call from Python, one call per evaluation.
     """
 
     name: str
     code: int
     state: tuple[tuple[str, float], ...] = ()
     full_batch: bool = False
+    in_engine: bool = True
 
 
 # iRprop- (FANN's default): the first step of every parameter (FANN's
@@ -56,11 +60,12 @@ OPTIMIZERS: dict[str, Optimizer] = {
             state=(("step", RPROP_STEP_INIT), ("previous_gradient", 0.0)),
             full_batch=True,
         ),
+        Optimizer("lbfgs", -1, full_batch=True, in_engine=False),
     )
 }
-"""Engine optimiser name -> its row."""
+"""Optimiser name -> its row."""
 
-SOLVERS = ("sgd", "adam", "rprop")
+SOLVERS = ("sgd", "adam", "rprop", "lbfgs")
 """The names ``Network.train(optimizer=)`` and the estimators' ``solver`` take."""
 
 
@@ -79,6 +84,11 @@ SCHEDULES = ("constant", "invscaling", "adaptive")
 # and stops training instead once the rate is no larger than ADAPTIVE_MIN_RATE.
 ADAPTIVE_DIVISOR = 5.0
 ADAPTIVE_MIN_RATE = 1e-6
+
+# L-BFGS: the correction pairs it keeps (SciPy's L-BFGS-B default, as in
+# scikit-learn), and the loss evaluations it may make unless told (max_fun).
+LBFGS_MEMORY = 10
+LBFGS_MAX_FUN = 15000
 
 
 def invscaling_rate(learning_rate: float, samples_seen: int, power_t: float) -> float:

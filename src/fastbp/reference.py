@@ -264,6 +264,24 @@ class Network:
             [[g / n for g in b] for b in nabla_b],
         )
 
+    def objective_and_gradient(
+        self, X: Any, Y: Any, sample_weight: Any = None, alpha: float = 0.0
+    ) -> tuple[float, list[float]]:
+        """What L-BFGS minimises and its gradient, flat in the engine's order.
+
+        ``(sum_i w_i E_i + alpha / 2 * sum W^2) / sum_i w_i`` with ``w_i`` the
+        sample weights (all 1 if None), as scikit-learn's lbfgs solver defines it.
+        """
+        X, Y = _rows(X), _rows(Y)
+        sw = None if sample_weight is None else [float(w) for w in sample_weight]
+        weight_sum = float(len(X)) if sw is None else sum(sw)
+        total, grad = self._batch_gradient(X, Y, list(range(len(X))), sw, weight_sum, 0.0)
+        params = self._flat(self.weights, self.biases)
+        is_weight = self._is_weight()
+        total += 0.5 * alpha * sum(p * p for p, w in zip(params, is_weight) if w)
+        grad = _regularised(grad, params, is_weight, alpha / weight_sum, True)
+        return total / weight_sum, grad
+
     def _flat(self, weights: list[Any], biases: list[Any]) -> list[Any]:
         """Weights and biases in the engine's flat order: W(l) row by row, then b(l)."""
         flat: list[Any] = []
@@ -321,6 +339,11 @@ class Network:
         (relative: each is divided by the largest), and the optimiser's state
         carries over to the next call in the same way.
         """
+        if optimizer == "lbfgs":
+            raise ValueError(
+                "the reference trains by gradient steps, not L-BFGS; check an L-BFGS "
+                "objective with objective_and_gradient"
+            )
         X, Y = _rows(X), _rows(Y)
         n = len(X)
         sw = [1.0] * n if sample_weight is None else [float(w) for w in sample_weight]

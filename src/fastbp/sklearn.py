@@ -4,8 +4,8 @@ Thin wrappers: they validate and encode the data the scikit-learn way, build a
 :class:`fastbp.Network` and hand training to :meth:`fastbp.Network.train`,
 which runs the epochs in the engine and applies scikit-learn's stopping rules
 between them.  Parameters are named as in ``MLPClassifier``/``MLPRegressor``
-where they mean the same; ``solver="rprop"`` (iRprop-, full batches), ``dtype``
-and ``loss`` are fastbp's own.
+where they mean the same; ``solver="rprop"`` (iRprop-, full batches), ``dtype``,
+``loss`` and ``class_weight`` are fastbp's own.
 
 >>> from fastbp import BPClassifier
 >>> clf = BPClassifier(hidden_layer_sizes=(8,), max_iter=300, learning_rate_init=0.05,
@@ -28,11 +28,13 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from fastbp._progress import Display, Stall
-from fastbp._training import History
+from fastbp._training import DivergenceError, History
 from fastbp._validation import (
     check_bool,
     check_choice,
@@ -44,7 +46,7 @@ from fastbp._validation import (
     sample_weight_values,
 )
 from fastbp.network import Network
-from fastbp.optimizers import OPTIMIZERS, SCHEDULES, SOLVERS
+from fastbp.optimizers import LBFGS_MAX_FUN, OPTIMIZERS, SCHEDULES, SOLVERS
 
 # scikit-learn's names of the activations, and fastbp's own.
 _ACTIVATIONS = {
@@ -55,7 +57,7 @@ _ACTIVATIONS = {
     "relu": "relu",
     "leaky_relu": "leaky_relu",
 }
-_OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
+_OUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity", "exp": "exp"}
 _SEED_LIMIT = 2**32 - 1
 # The types to trust in skops.io.load(path, trusted=SKOPS_TRUSTED), beyond
 # scikit-learn's and NumPy's own, for a pipeline holding fastbp's estimators.
@@ -64,6 +66,11 @@ SKOPS_TRUSTED = [
     "fastbp.sklearn.BPClassifier",
     "fastbp.sklearn.BPRegressor",
 ]
+# What scikit-learn's MLP says when training diverges; fastbp's details follow.
+_NONFINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed."
+)
 # Probabilities are clipped to this before a division or a log: a saturated
 # output gives a finite log-probability (scikit-learn's log_loss clips too).
 _MIN_PROBABILITY = np.finfo(np.float64).tiny
@@ -85,9 +92,10 @@ def _validate_data(estimator: BaseEstimator, *data: Any, **options: Any) -> Any:
         with np.errstate(over="ignore", invalid="ignore"):
             return validate_data(estimator, *data, **options)
     except OverflowError:
+        dtype = options["dtype"]
+        name = np.dtype(dtype[0] if isinstance(dtype, list) else dtype).name
         raise ValueError(
-            f"the input holds numbers too large for {options['dtype']}; "
-            "scale the data to smaller magnitudes"
+            f"the input holds numbers too large for {name}; scale the data to smaller magnitudes"
         ) from None
 
 
@@ -152,8 +160,9 @@ class _BaseBP(BaseEstimator):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
-        dtype: str = "float64",
+        n_iter_no_change: Any = 10,
+        max_fun: int = LBFGS_MAX_FUN,
+        dtype: Any = None,
         loss: str = "squared_error",
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -178,6 +187,7 @@ class _BaseBP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
         self.loss = loss
 
@@ -198,15 +208,35 @@ class _BaseBP(BaseEstimator):
 
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """Weight matrices ``(n_in, n_out)`` of each layer: views into the network."""
+        """Weight matrices ``(n_in, n_out)`` of each layer: views into the network.
+
+        Assigning a list of matrices of the same shapes (``est.coefs_ = [...]``)
+        copies them into the fitted network, checked as the network checks them.
+        """
         check_is_fitted(self)
         return self.network_.weights
 
+    @coefs_.setter
+    def coefs_(self, values: Any) -> None:
+        self._fitted_network("coefs_").weights = values
+
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """Bias vectors of each layer: views into the network."""
+        """Bias vectors of each layer: views into the network, assigned like ``coefs_``."""
         check_is_fitted(self)
         return self.network_.biases
+
+    @intercepts_.setter
+    def intercepts_(self, values: Any) -> None:
+        self._fitted_network("intercepts_").biases = values
+
+    def _fitted_network(self, name: str) -> Network:
+        if not hasattr(self, "network_"):
+            raise AttributeError(
+                f"{name} can be assigned once the estimator is fitted (its shapes come "
+                "from the data); call fit first"
+            )
+        return self.network_
 
     # -- fitting --------------------------------------------------------------
 
@@ -225,7 +255,11 @@ class _BaseBP(BaseEstimator):
         check_choice(self.solver, "solver", SOLVERS)
         check_choice(self.learning_rate, "learning_rate", SCHEDULES)
         check_choice(self.loss, "loss", self._losses)
-        check_dtype(self.dtype)
+        if self.dtype is not None:
+            check_dtype(self.dtype)
+        check_int(self.max_fun, "max_fun", 1)
+        if not _never(self.n_iter_no_change):
+            check_int(self.n_iter_no_change, "n_iter_no_change", 1)
         for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
             check_bool(getattr(self, flag), flag)
         check_int(self.max_iter, "max_iter", 1)
@@ -241,13 +275,22 @@ class _BaseBP(BaseEstimator):
         )
         return hidden
 
+    def _input_dtype(self, reset: bool) -> Any:
+        """The dtype X is read in: the fitted network's; for a new network the
+        ``dtype`` given, or (None) float32 for float32 X and float64 for the rest."""
+        if not reset:
+            return self.network_.dtype
+        if self.dtype is None:
+            return [np.float64, np.float32]
+        return check_dtype(self.dtype)
+
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         X, y = _validate_data(
             self,
             X,
             y,
             multi_output=True,
-            dtype=np.dtype(self.dtype),
+            dtype=self._input_dtype(reset),
             reset=reset,
             y_numeric=isinstance(self, RegressorMixin),
         )
@@ -267,15 +310,21 @@ class _BaseBP(BaseEstimator):
             activation=_ACTIVATIONS[self.activation],
             output_activation=output,
             loss=self.loss,
-            dtype=self.dtype,
+            dtype=X.dtype,
             seed=int(self._rng.randint(_SEED_LIMIT)),
         )
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_: list[float] = []
-        self.best_loss_: float | None = None if self.early_stopping else np.inf
-        self.validation_scores_: list[float] | None = [] if self.early_stopping else None
-        self.best_validation_score_: float | None = -np.inf if self.early_stopping else None
+        stopping = self._early_stopping()
+        self.best_loss_: float | None = None if stopping else np.inf
+        self.validation_scores_: list[float] | None = [] if stopping else None
+        self.validation_loss_curve_: list[float] | None = [] if stopping else None
+        self.best_validation_score_: float | None = -np.inf if stopping else None
+
+    def _early_stopping(self) -> bool:
+        """Whether early stopping applies: it does not to L-BFGS, as in scikit-learn."""
+        return bool(self.early_stopping) and self.solver != "lbfgs"
 
     def _check_unchanged(self, hidden: tuple[int, ...], continuing: str) -> None:
         """Refuse to continue the fitted network once a parameter that built it changed.
@@ -287,8 +336,9 @@ class _BaseBP(BaseEstimator):
             "hidden_layer_sizes": (net.sizes[1:-1], hidden),
             "activation": (net.activation, _ACTIVATIONS[self.activation]),
             "loss": (net.loss_name, self.loss),
-            "dtype": (net.dtype.name, check_dtype(self.dtype).name),
         }
+        if self.dtype is not None:
+            built_with["dtype"] = (net.dtype.name, check_dtype(self.dtype).name)
         for name, (fitted, now) in built_with.items():
             if fitted != now:
                 raise ValueError(
@@ -316,42 +366,91 @@ class _BaseBP(BaseEstimator):
         return alpha / largest
 
     def _batch_size(self, n: int) -> int | None:
-        """``batch_size``, with "auto" as min(200, n) -- or full batches for Rprop."""
+        """``batch_size``, with "auto" as min(200, n); full batches for Rprop, and
+        always for L-BFGS (which, as in scikit-learn, ignores batch_size)."""
+        if self.solver == "lbfgs":
+            return None
         if self.batch_size != "auto":
             return int(self.batch_size)
         return None if OPTIMIZERS[self.solver].full_batch else min(200, n)
+
+    def _sample_weight(
+        self, y: np.ndarray, sample_weight: Any, n: int, partial: bool = False
+    ) -> Any:
+        """The sample weights training uses (the classifier folds in class_weight)."""
+        return sample_weight
 
     def _train(
         self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, sw: Any, epochs: int, stopping: bool
     ) -> History:
         """Run Network.train with the estimator's settings; record the fitted attributes."""
-        score = None
-        if stopping and self.early_stopping:
-            X, Y, sw, score = self._hold_out(X, Y, y, sw)
+        score = validation = None
+        early = stopping and self._early_stopping()
+        if early:
+            X, Y, sw, score, validation = self._hold_out(X, Y, y, sw)
         sgd = self.solver == "sgd"
         verbose = bool(self.verbose)
-        history = self.network_._train(
-            X, Y, _MLPMessages(self.n_iter_) if verbose else None, epochs=epochs,
-            batch_size=self._batch_size(X.shape[0]),
-            learning_rate=self.learning_rate_init, shuffle=self.shuffle,
-            seed=int(self._rng.randint(_SEED_LIMIT)), train_biases=True,
-            optimizer=self.solver, momentum=self.momentum,
-            nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
-            epsilon=self.epsilon, alpha=self._l2_alpha(sw, X.shape[0]),
-            schedule=self.learning_rate if sgd else "constant", power_t=self.power_t,
-            sample_weight=sw, validation_data=None, score=score,
-            early_stopping=stopping and self.early_stopping,
-            tol=self.tol, n_iter_no_change=self.n_iter_no_change if stopping else None,
-            callback=None, verbose=verbose,
-        )  # fmt: skip
-        self._record(history, X.shape[0])
+        patience = self.n_iter_no_change
+        try:
+            history = self.network_._train(
+                X, Y, _MLPMessages(self.n_iter_) if verbose else None, epochs=epochs,
+                batch_size=self._batch_size(X.shape[0]),
+                learning_rate=self.learning_rate_init, shuffle=self.shuffle,
+                seed=int(self._rng.randint(_SEED_LIMIT)), train_biases=True,
+                optimizer=self.solver, momentum=self.momentum,
+                nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
+                epsilon=self.epsilon, alpha=self._l2_alpha(sw, X.shape[0]),
+                schedule=self.learning_rate if sgd else "constant", power_t=self.power_t,
+                sample_weight=sw, validation_data=validation, score=score,
+                early_stopping=early, tol=self.tol,
+                n_iter_no_change=(
+                    None if not stopping or self.solver == "lbfgs" else
+                    float(patience) if _never(patience) else patience
+                ),
+                callback=None, verbose=verbose, max_fun=self.max_fun,
+            )  # fmt: skip
+        except DivergenceError as exc:
+            return self._diverged(exc, X, Y)
+        self._record(history, X, Y)
         return history
+
+    def _diverged(self, exc: DivergenceError, X: np.ndarray, Y: np.ndarray) -> History:
+        """Training diverged.  Under early stopping the network has the best
+        parameters on the validation set: keep them, score the diverged epoch NaN
+        and warn (scikit-learn's MLP goes on the same way); else raise, in
+        scikit-learn's words and fastbp's."""
+        history = exc.history
+        if history is not None and len(history):
+            self._record(history, X, Y)
+        if (
+            self.validation_scores_ is not None
+            and history is not None
+            and (history.best_epoch is not None)
+        ):
+            self.validation_scores_.append(float("nan"))
+            warnings.warn(
+                f"fastbp: {exc} Early stopping kept the parameters of epoch "
+                f"{history.best_epoch + 1} of this fit, the best on the validation set.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+            return history
+        raise DivergenceError(f"{_NONFINITE} ({exc})") from exc
 
     def _hold_out(
         self, X: np.ndarray, Y: np.ndarray, y: np.ndarray, sw: Any
-    ) -> tuple[np.ndarray, np.ndarray, Any, Callable[[Network], float]]:
-        """Split off the validation set of early stopping: the training part and its score."""
+    ) -> tuple[np.ndarray, np.ndarray, Any, Callable[[Network], float], Any]:
+        """Split off the validation set of early stopping: the training part, its
+        score and the validation inputs and targets (for the validation loss)."""
         stratify = y if isinstance(self, ClassifierMixin) and self.n_outputs_ == 1 else None
+        if stratify is not None:
+            labels, counts = np.unique(stratify, return_counts=True)
+            if counts.min() < 2:
+                raise ValueError(
+                    "early stopping holds out a validation set stratified by class, which "
+                    f"needs at least 2 samples of each class; class {labels[counts.argmin()]!r} "
+                    f"has {counts.min()}. Add samples of it, or set early_stopping=False"
+                )
         parts = train_test_split(
             X,
             Y,
@@ -361,30 +460,40 @@ class _BaseBP(BaseEstimator):
             random_state=self._rng,
             stratify=stratify,
         )
-        X, X_val, Y, _, _, y_val = parts[:6]
+        X, X_val, Y, Y_val, _, y_val = parts[:6]
         sw, sw_val = (None, None) if sw is None else parts[6:8]
         if X_val.shape[0] < 2:
             raise ValueError(
-                f"the validation set of {X_val.shape[0]} sample(s) is too small; "
-                "increase validation_fraction or the number of samples"
+                f"The validation set is too small: {X_val.shape[0]} sample(s) of the "
+                f"{X.shape[0] + X_val.shape[0]} given; increase validation_fraction or "
+                "the number of samples"
             )
 
         def score(net: Network) -> float:
-            return self._validation_score(net.predict(X_val), y_val, sw_val)
+            try:
+                outputs = net.predict(X_val)
+            except ValueError:  # outputs that overflow: the epoch scores NaN
+                return float("nan")
+            return self._validation_score(outputs, y_val, sw_val)
 
-        return X, Y, sw, score
+        return X, Y, sw, score, (X_val, Y_val)
 
-    def _record(self, history: History, n_samples: int) -> None:
-        """The fitted attributes that a training call adds to."""
+    def _record(self, history: History, X: np.ndarray, Y: np.ndarray) -> None:
+        """The fitted attributes that a training call (on X, Y) adds to."""
         self.n_iter_ += len(history)
-        self.t_ += len(history) * n_samples
+        self.t_ += len(history) * X.shape[0]
         self.loss_curve_.extend(history)
-        self.loss_ = history[-1]
+        if history:
+            self.loss_ = history[-1]
+        elif not hasattr(self, "loss_"):  # L-BFGS converged where it started
+            self.loss_ = float(self.network_.loss(X, Y))
         if self.validation_scores_ is not None:
             self.validation_scores_.extend(history.val_score)
             self.best_validation_score_ = max(self.validation_scores_, default=-np.inf)
         else:
-            self.best_loss_ = min(self.loss_curve_)
+            self.best_loss_ = min(self.loss_curve_, default=self.loss_)
+        if self.validation_loss_curve_ is not None:
+            self.validation_loss_curve_.extend(history.val_loss)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseBP:
         """Train on X, y for up to ``max_iter`` epochs; return the estimator.
@@ -399,21 +508,43 @@ class _BaseBP(BaseEstimator):
         if warm:
             self._check_unchanged(hidden, "warm_start=True")
         X, y = self._validate(X, y, reset=not warm)
-        Y = self._encode(y, fitting=not warm)
+        if warm:
+            self._check_warm_targets(y)
+        Y = self._encode(y, fitting=not warm).astype(X.dtype, copy=False)
+        sw = self._sample_weight(y, sample_weight, X.shape[0])
         if warm:
             self.n_iter_ = 0
             self.network_.reset_optimizer()
         else:
             self._start(X, Y, hidden)
-        history = self._train(X, Y, y, sample_weight, self.max_iter, stopping=True)
-        if len(history) == self.max_iter:
-            warnings.warn(
-                f"fastbp: the maximum number of epochs ({self.max_iter}) was reached before "
-                "training converged; consider raising max_iter",
-                ConvergenceWarning,
-                stacklevel=3,  # the caller of BPClassifier.fit or BPRegressor.fit
-            )
+        history = self._train(X, Y, y, sw, self.max_iter, stopping=True)
+        self._warn_unconverged(history)
         return self
+
+    def _check_warm_targets(self, y: np.ndarray) -> None:
+        """What a warm-started fit needs of y beyond a fresh fit (the classifier's classes)."""
+
+    def _warn_unconverged(self, history: History) -> None:
+        """scikit-learn's ConvergenceWarning when fit ran out of iterations (or, for
+        L-BFGS, of evaluations, or its line search failed)."""
+        if self.solver == "lbfgs":
+            if history.converged:
+                return
+            message = (
+                f"fastbp: lbfgs failed to converge after {len(history)} iteration(s) "
+                f"({history.stop_reason or 'the maximum number of iterations was reached'}); "
+                f"raise max_iter (now {self.max_iter}) or max_fun (now {self.max_fun}), "
+                "or scale the data"
+            )
+        elif len(history) == self.max_iter:
+            message = (
+                f"fastbp: the maximum number of epochs ({self.max_iter}) was reached before "
+                "training converged; consider raising max_iter"
+            )
+        else:
+            return
+        # stacklevel: the caller of BPClassifier.fit or BPRegressor.fit
+        warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     def _partial_fit(self, X: Any, y: Any, sample_weight: Any, classes: Any) -> _BaseBP:
         hidden = self._check_params()
@@ -423,10 +554,11 @@ class _BaseBP(BaseEstimator):
         if not first:
             self._check_unchanged(hidden, "partial_fit")
         X, y = self._validate(X, y, reset=first)
-        Y = self._encode(y, fitting=first, classes=classes)
+        Y = self._encode(y, fitting=first, classes=classes).astype(X.dtype, copy=False)
+        sw = self._sample_weight(y, sample_weight, X.shape[0], partial=True)
         if first:
             self._start(X, Y, hidden)
-        self._train(X, Y, y, sample_weight, 1, stopping=False)
+        self._train(X, Y, y, sw, 1, stopping=False)
         return self
 
     def _outputs(self, X: Any) -> np.ndarray:
@@ -436,9 +568,25 @@ class _BaseBP(BaseEstimator):
         ``fit`` is refused rather than ignored.
         """
         check_is_fitted(self)
-        check_dtype(self.dtype)
+        if self.dtype is not None:
+            check_dtype(self.dtype)
         X = _validate_data(self, X, dtype=self.network_.dtype, reset=False)
         return self.network_.predict(X)
+
+
+def _never(patience: Any) -> bool:
+    """Whether ``n_iter_no_change`` is infinity: the stopping rule never fires."""
+    return isinstance(patience, (float, np.floating)) and patience == np.inf
+
+
+def _partial_fit_available(estimator: _BaseBP) -> bool:
+    """partial_fit exists for the solvers that train epoch by epoch, not L-BFGS."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for the solvers that train epoch by epoch "
+            "('sgd', 'adam', 'rprop'); solver='lbfgs' optimises over the whole data: use fit"
+        )
+    return True
 
 
 class BPClassifier(ClassifierMixin, _BaseBP):
@@ -454,16 +602,26 @@ class BPClassifier(ClassifierMixin, _BaseBP):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change
-        As in :class:`sklearn.neural_network.MLPClassifier`, except that
-        ``solver`` is ``"sgd"``, ``"adam"`` or ``"rprop"`` (iRprop-, full
-        batches, FANN's default) and ``activation`` also takes fastbp's
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        As in :class:`sklearn.neural_network.MLPClassifier`: ``solver`` is
+        ``"lbfgs"`` (SciPy's L-BFGS-B, each evaluation one GIL-free engine
+        call), ``"sgd"``, ``"adam"`` or fastbp's ``"rprop"`` (iRprop-, full
+        batches, FANN's default), and ``activation`` also takes fastbp's
         ``"sigmoid"`` (= ``"logistic"``) and ``"leaky_relu"``.  ``verbose``
         prints scikit-learn's MLP lines to stdout: ``Iteration N, loss = ...``
         per epoch, ``Validation score: ...`` under early stopping, and the
-        message of the stopping rule.
-    dtype : {"float64", "float32"}
-        Precision of the network's parameters and arithmetic.
+        message of the stopping rule.  ``n_iter_no_change=np.inf`` never stops.
+        A fit that diverges raises ``DivergenceError`` (a ``ValueError``),
+        except under early stopping, which keeps the best epoch and warns.
+    class_weight : None, "balanced" or dict {class: weight}
+        Weights of the classes, multiplying ``sample_weight`` (scikit-learn's
+        MLP has none); "balanced" weighs each class by ``n_samples /
+        (n_classes * its count)``.  Not for multilabel targets, and not
+        "balanced" in ``partial_fit``, which never sees all the data.
+    dtype : {None, "float64", "float32"}
+        Precision of the network's parameters and arithmetic; None (the
+        default) follows X as scikit-learn does: float32 for float32 X,
+        float64 for anything else.
     loss : {"cross_entropy", "squared_error"}
 
     Attributes
@@ -472,8 +630,12 @@ beta_1, beta_2, epsilon, n_iter_no_change
 validation_scores_, best_validation_score_, n_iter_, t_, n_layers_, \
 n_outputs_, out_activation_, n_features_in_, feature_names_in_
         As in ``MLPClassifier`` (``coefs_`` and ``intercepts_`` are writable
-        views into the network's parameters; ``loss_`` is fastbp's per-sample
-        loss averaged over the samples, plus the L2 penalty).
+        views into the network's parameters, and may be assigned; ``loss_``
+        is fastbp's per-sample loss averaged over the samples, plus the L2
+        penalty; ``loss_curve_`` is kept for lbfgs too, one entry an iteration).
+    validation_loss_curve_ : list of float or None
+        Under early stopping, the mean loss on the validation set after each
+        epoch (unweighted); None otherwise.
     network_ : fastbp.Network
         The trained network.
     """
@@ -504,10 +666,13 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
-        dtype: str = "float64",
+        n_iter_no_change: Any = 10,
+        max_fun: int = LBFGS_MAX_FUN,
+        class_weight: Any = None,
+        dtype: Any = None,
         loss: str = "cross_entropy",
     ) -> None:
+        self.class_weight = class_weight
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
@@ -515,7 +680,8 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
             verbose=verbose, warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype, loss=loss,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
+            loss=loss,
         )  # fmt: skip
 
     def _encode(self, y: np.ndarray, fitting: bool, classes: Any = None) -> np.ndarray:
@@ -524,20 +690,69 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
             # Telling integral from other float labels casts them to int, which
             # warns for labels beyond the int range; the classes come out right.
             with np.errstate(invalid="ignore"):
-                self._binarizer.fit(y if classes is None else classes)
+                # partial_fit's classes list the labels, but for multilabel y (its columns)
+                multilabel = type_of_target(y) == "multilabel-indicator"
+                self._binarizer.fit(y if classes is None or multilabel else classes)
             self.classes_ = self._binarizer.classes_
-            if self._binarizer.y_type_ != "multilabel-indicator" and len(self.classes_) < 2:
-                raise ValueError(
-                    f"a classifier needs samples of at least 2 classes; got 1 class "
-                    f"({self.classes_[0]!r})"
-                )
-        else:
+        if not fitting or classes is not None:
+            if not fitting and classes is not None:
+                given = np.unique(np.asarray(classes))
+                if not np.array_equal(given, np.unique(self.classes_)):
+                    raise ValueError(
+                        f"classes={given.tolist()} differs from the classes of the first call "
+                        f"to partial_fit, {self.classes_.tolist()}; pass the same ones"
+                    )
             unknown = np.setdiff1d(_labels_of(y), self.classes_)
             if unknown.size:
                 raise ValueError(
                     f"y has classes {unknown.tolist()} not in classes_ {self.classes_.tolist()}"
                 )
-        return self._binarizer.transform(y).astype(self.dtype)
+        # One class trains one output towards 0 and always predicts that class.
+        return self._binarizer.transform(y)
+
+    def _check_warm_targets(self, y: np.ndarray) -> None:
+        if self._binarizer.y_type_ == "multilabel-indicator":
+            return
+        if not np.array_equal(np.unique(y), self.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the "
+                f"previous call to fit. Previously got {self.classes_}, `y` has {np.unique(y)}"
+            )
+
+    def _sample_weight(
+        self, y: np.ndarray, sample_weight: Any, n: int, partial: bool = False
+    ) -> Any:
+        """``sample_weight`` times the weight ``class_weight`` gives each sample's class."""
+        class_weight = self.class_weight
+        if class_weight is None:
+            return sample_weight
+        if self._binarizer.y_type_ == "multilabel-indicator":
+            raise ValueError(
+                "class_weight weighs each sample by its class, and a multilabel sample has "
+                "several; use sample_weight"
+            )
+        if isinstance(class_weight, str) and class_weight == "balanced" and partial:
+            raise ValueError(
+                "class_weight='balanced' weighs the classes by their frequencies in all the "
+                "data, which partial_fit sees one part at a time; compute the weights once "
+                "(sklearn.utils.class_weight.compute_class_weight) and pass them as a dict"
+            )
+        if not (isinstance(class_weight, dict) or class_weight == "balanced"):
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict {{class: weight}}; "
+                f"got {class_weight!r:.80}"
+            )
+        if isinstance(class_weight, dict):
+            unknown = [c for c in class_weight if c not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight names classes {unknown!r:.80} that are not in "
+                    f"classes_ {self.classes_.tolist()!r:.200}"
+                )
+        weights = compute_sample_weight(class_weight, y)
+        if sample_weight is None:
+            return weights
+        return weights * sample_weight_values(sample_weight, n)
 
     def _output(self) -> str:
         multiclass = self._binarizer.y_type_ == "multiclass"
@@ -555,10 +770,15 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
 
     fit.__doc__ = _BaseBP.fit.__doc__
 
+    @available_if(_partial_fit_available)
     def partial_fit(
         self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None
     ) -> BPClassifier:
-        """Train one epoch on X, y; ``classes`` lists every class on the first call."""
+        """Train one epoch on X, y; ``classes`` lists every class on the first call.
+
+        Not available with ``solver="lbfgs"`` (``hasattr(est, "partial_fit")``
+        is False), as in scikit-learn.
+        """
         if not hasattr(self, "network_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         self._partial_fit(X, y, sample_weight, classes)
@@ -574,6 +794,8 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
         For multilabel targets, the independent probability of each label.
         """
         p = self._outputs(X).astype(np.float64)
+        if len(self.classes_) == 1 and self._binarizer.y_type_ != "multilabel-indicator":
+            return np.ones((p.shape[0], 1))
         if self._binarizer.y_type_ == "binary":
             return np.column_stack([1.0 - p[:, 0], p[:, 0]])
         if self.out_activation_ == "logistic" and self._binarizer.y_type_ == "multiclass":
@@ -605,27 +827,31 @@ def _labels_of(y: np.ndarray) -> np.ndarray:
 class BPRegressor(RegressorMixin, _BaseBP):
     """A back-propagation network regressor with scikit-learn's interface.
 
-    An identity output layer trained on the half squared error; ``y`` may have
-    several columns.
+    An identity output layer trained on the half squared error (or on the
+    Huber or absolute error; an exp output on the Poisson deviance); ``y``
+    may have several columns.
 
     Parameters
     ----------
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change, dtype
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype
         As for :class:`BPClassifier`.
-    loss : {"squared_error"}
+    loss : {"squared_error", "poisson", "huber", "absolute_error"}
+        ``poisson`` is half the Poisson deviance with an exp output (targets
+        >= 0, as scikit-learn's ``loss="poisson"``); ``huber`` is quadratic
+        within 1 of the target and linear beyond; ``absolute_error`` is |e|.
 
     Attributes
     ----------
     coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
-best_validation_score_, n_iter_, t_, n_layers_, n_outputs_, out_activation_, \
-n_features_in_, feature_names_in_, network_
+best_validation_score_, validation_loss_curve_, n_iter_, t_, n_layers_, n_outputs_, \
+out_activation_, n_features_in_, feature_names_in_, network_
         As for :class:`BPClassifier`; the validation score is R².
     """
 
-    _losses = ("squared_error",)
+    _losses = ("squared_error", "poisson", "huber", "absolute_error")
 
     def _encode(self, y: np.ndarray, fitting: bool, classes: Any = None) -> np.ndarray:
         if fitting:
@@ -633,7 +859,7 @@ n_features_in_, feature_names_in_, network_
         return y.reshape(y.shape[0], -1)
 
     def _output(self) -> str:
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validation_score(self, outputs: np.ndarray, y: np.ndarray, sw: Any) -> float:
         return float(r2_score(y, outputs.reshape(y.shape), sample_weight=sw))
@@ -644,8 +870,9 @@ n_features_in_, feature_names_in_, network_
 
     fit.__doc__ = _BaseBP.fit.__doc__
 
+    @available_if(_partial_fit_available)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> BPRegressor:
-        """Train one epoch on X, y."""
+        """Train one epoch on X, y (not available with ``solver="lbfgs"``)."""
         self._partial_fit(X, y, sample_weight, None)
         return self
 
