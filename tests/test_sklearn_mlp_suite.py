@@ -39,7 +39,6 @@ def global_random_seed():
 """
 
 _PRIVATE = "reads a private attribute of scikit-learn's implementation"
-_SPARSE = "needs sparse input, not built yet"
 
 # Tests of scikit-learn's file that fail against fastbp, keyed by the name pytest
 # reports (the function name, plus the parameters in brackets; a class given as
@@ -56,9 +55,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     # A clearer message than scikit-learn's, which names the class by its encoding.
     "test_early_stopping_stratified": "expects scikit-learn's message, which names the class "
     "too small to stratify by its one-hot encoding ('True'); fastbp names it by its label (1)",
-    # Features still being built (issue 10).
-    "test_sparse_matrices[csr_matrix]": _SPARSE,
-    "test_sparse_matrices[csr_array]": _SPARSE,
 }
 
 

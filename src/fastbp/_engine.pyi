@@ -22,9 +22,26 @@ class Layout:
     n_out: int
     def __init__(self, sizes: Any, activations: Any, loss: int) -> None: ...
     def predict(self, params: np.ndarray, X: np.ndarray, cap: int) -> tuple[int, np.ndarray]: ...
+    def predict_csr(
+        self,
+        params: np.ndarray,
+        values: np.ndarray,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        cap: int,
+    ) -> tuple[int, np.ndarray]: ...
 
+def check_csr(indptr: np.ndarray, indices: np.ndarray, nnz: int, n_cols: int) -> None: ...
 def loss_sum(
-    layout: Layout, params: np.ndarray, X: np.ndarray, Y: np.ndarray, acts: np.ndarray, cap: int
+    layout: Layout,
+    params: np.ndarray,
+    X: np.ndarray,
+    Y: np.ndarray,
+    acts: np.ndarray,
+    cap: int,
+    *,
+    indptr: np.ndarray | None = None,
+    indices: np.ndarray | None = None,
 ) -> float: ...
 def gradient_into(
     layout: Layout,
@@ -39,6 +56,9 @@ def gradient_into(
     l2: float = 0.0,
     weight_sum: float = 0.0,
     train_biases: bool = True,
+    *,
+    indptr: np.ndarray | None = None,
+    indices: np.ndarray | None = None,
 ) -> float: ...
 def train_epochs(
     layout: Layout,
@@ -71,6 +91,9 @@ def train_epochs(
     swb: np.ndarray | None = None,
     epoch0: int = 0,
     check_inputs: bool = False,
+    *,
+    indptr: np.ndarray | None = None,
+    indices: np.ndarray | None = None,
 ) -> tuple[int, int, int]: ...
 def checks_inputs(layout: Layout, itemsize: int, batch: int, n: int) -> bool: ...
 def all_finite(X: np.ndarray) -> bool: ...

@@ -42,7 +42,7 @@ deltas) one after the other: layer l starts at ``cap * unit_off[l]``.
 """
 from cython cimport floating
 from libc.math cimport NAN, isfinite, pow, sqrt
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
 cdef extern from "Python.h":
@@ -165,11 +165,17 @@ cdef struct Rows:
     # read with an index).  With check set, forward reports a batch whose
     # inputs are not finite, found through its first layer's products (see
     # train_epochs' check_inputs).
+    #
+    # Sparse inputs (CSR) set indptr: row i's entries are data[k] in columns
+    # indices[k] for k in indptr[r] .. indptr[r + 1], with r = index[i], or
+    # r = i when index is NULL (then indptr starts at the batch's first row).
     const void *data
     const int64_t *index
     const int64_t *next_index
     Py_ssize_t n_next
     bint check
+    const int64_t *indptr
+    const int32_t *indices
 
 
 cdef class Layout:
@@ -223,6 +229,30 @@ cdef class Layout:
                 or cnp.PyArray_DIM(X, 1) != self.n_in or cnp.PyArray_SIZE(params) < self.n_params:
             raise ValueError("predict needs C-contiguous float arrays that match the layout")
         cdef Py_ssize_t n = cnp.PyArray_DIM(X, 0)
+        cdef Rows x = Rows(cnp.PyArray_DATA(X), NULL, NULL, 0, False, NULL, NULL)
+        return self._predict_rows(params, x, n, cap)
+
+    def predict_csr(self, cnp.ndarray params, cnp.ndarray values, const int64_t[::1] indptr,
+                    const int32_t[::1] indices, Py_ssize_t cap):
+        """``predict`` for a CSR matrix of ``n_in`` columns: its stored ``values``
+        (C-contiguous, the parameters' dtype), ``indptr`` (int64) and ``indices``
+        (int32), checked by ``check_csr``."""
+        cdef int typenum = cnp.PyArray_TYPE(params)
+        if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) \
+                or cnp.PyArray_TYPE(values) != typenum or cnp.PyArray_NDIM(values) != 1 \
+                or not cnp.PyArray_IS_C_CONTIGUOUS(values) \
+                or not cnp.PyArray_IS_C_CONTIGUOUS(params) \
+                or cnp.PyArray_SIZE(params) < self.n_params:
+            raise ValueError("predict_csr needs C-contiguous float arrays that match the layout")
+        check_csr(indptr, indices, cnp.PyArray_DIM(values, 0), self.n_in)
+        cdef Rows x = Rows(cnp.PyArray_DATA(values), NULL, NULL, 0, False, &indptr[0], NULL)
+        if indices.shape[0]:
+            x.indices = &indices[0]
+        return self._predict_rows(params, x, indptr.shape[0] - 1, cap)
+
+    cdef tuple _predict_rows(self, cnp.ndarray params, Rows x, Py_ssize_t n, Py_ssize_t cap):
+        """``(status, outputs)`` of the n rows x, for predict and predict_csr."""
+        cdef int typenum = cnp.PyArray_TYPE(params)
         if n < 1 or cap < 1:
             raise ValueError("predict needs at least one sample and cap >= 1")
         cdef Net net = self.net()
@@ -243,16 +273,15 @@ cdef class Layout:
             heap = np.empty(need, dtype=np.uint8)
             work = cnp.PyArray_DATA(heap)
         cdef void *p = cnp.PyArray_DATA(params)
-        cdef void *x = cnp.PyArray_DATA(X)
         cdef void *o = cnp.PyArray_DATA(out)
         cdef int status
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
-                status = _predict[double](&net, <double *>p, <double *>x, n, cap,
-                                          <double *>work, <double *>o, &sig)
+                status = _predict[double](&net, <double *>p, x, n, cap, <double *>work,
+                                          <double *>o, &sig)
             else:
-                status = _predict[float](&net, <float *>p, <float *>x, n, cap,
-                                         <float *>work, <float *>o, &sig)
+                status = _predict[float](&net, <float *>p, x, n, cap, <float *>work,
+                                         <float *>o, &sig)
         if sig.raised:
             raise_pending()
         return status, out
@@ -307,10 +336,71 @@ cdef inline Py_ssize_t chunk_rows(Py_ssize_t rows, Py_ssize_t row_work) noexcept
 
 cdef bint rows_finite(const floating *data, const int64_t *index, Py_ssize_t rows,
                       Py_ssize_t n_in) noexcept nogil:
-    """Whether every value of a batch (laid out as in Rows) is finite."""
+    """Whether every value of a (dense) batch, laid out as in Rows, is finite."""
     cdef Py_ssize_t i
     for i in range(rows):
         if not _all_finite(data + (index[i] if index != NULL else i) * n_in, n_in):
+            return False
+    return True
+
+
+cdef inline Py_ssize_t csr_row(const Rows *x, Py_ssize_t i) noexcept nogil:
+    """Where row i of a sparse batch starts in its indptr."""
+    return x.index[i] if x.index != NULL else i
+
+
+cdef void csr_times(const Rows *x, Py_ssize_t rows, Py_ssize_t n_out, const floating *W,
+                    floating *a) noexcept nogil:
+    """a = x . W for a sparse batch x: each row the sum of its entries times their
+    rows of W (n_in x n_out), in the order the entries are stored."""
+    cdef Py_ssize_t i, r, k, j
+    cdef const floating *values = <const floating *>x.data
+    cdef const floating *w
+    cdef floating v
+    cdef floating *out
+    for i in range(rows):
+        r = csr_row(x, i)
+        out = a + i * n_out
+        memset(out, 0, n_out * sizeof(floating))
+        for k in range(x.indptr[r], x.indptr[r + 1]):
+            v = values[k]
+            w = W + <Py_ssize_t>x.indices[k] * n_out
+            for j in range(n_out):
+                out[j] += v * w[j]
+
+
+cdef void csr_t_times(const Rows *x, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
+                      floating scale, const floating *d, floating keep,
+                      floating *target) noexcept nogil:
+    """target = keep * target + scale * x^T . d for a sparse batch x and deltas d
+    (rows x n_out): each entry adds its value times its row's deltas to the row
+    of target (n_in x n_out) of its column."""
+    cdef Py_ssize_t i, r, k, j, size = n_in * n_out
+    cdef const floating *values = <const floating *>x.data
+    cdef const floating *dr
+    cdef floating c
+    cdef floating *t
+    if keep == 0:
+        memset(target, 0, size * sizeof(floating))
+    elif keep != 1:
+        for j in range(size):
+            target[j] *= keep
+    for i in range(rows):
+        r = csr_row(x, i)
+        dr = d + i * n_out
+        for k in range(x.indptr[r], x.indptr[r + 1]):
+            c = scale * values[k]
+            t = target + <Py_ssize_t>x.indices[k] * n_out
+            for j in range(n_out):
+                t[j] += c * dr[j]
+
+
+cdef bint csr_finite(const Rows *x, const floating *values, Py_ssize_t rows) noexcept nogil:
+    """Whether every stored value (``values`` is x.data) of a sparse batch's rows is finite."""
+    cdef Py_ssize_t i, r
+    for i in range(rows):
+        r = csr_row(x, i)
+        if not _all_finite(values + x.indptr[r], x.indptr[r + 1] - x.indptr[r]):
             return False
     return True
 
@@ -338,7 +428,9 @@ cdef bint forward(const Net *net, const floating *params, const Rows *x,
         else:
             a = acts + cap * net.unit_off[l]
         # z(l) = a(l-1) . W(l)
-        if l == 0 and x.index != NULL:
+        if l == 0 and x.indptr != NULL:
+            csr_times(x, rows, n_out, params + net.w_off[l], a)
+        elif l == 0 and x.index != NULL:
             narrow_nn(<int>rows, <int>n_out, <int>n_in, <floating>1.0, prev, <int>n_in,
                       x.index, params + net.w_off[l], <int>n_out, <floating>0.0, a,
                       <int>n_out, x.next_index, x.n_next)
@@ -346,7 +438,8 @@ cdef bint forward(const Net *net, const floating *params, const Rows *x,
             gemm(False, False, <int>rows, <int>n_out, <int>n_in, <floating>1.0, prev,
                  <int>n_in, params + net.w_off[l], <int>n_out, <floating>0.0, a, <int>n_out)
         if l == 0 and x.check and not _all_finite(a, rows * n_out) \
-                and not rows_finite(prev, x.index, rows, n_in):
+                and not (csr_finite(x, prev, rows) if x.indptr != NULL
+                         else rows_finite(prev, x.index, rows, n_in)):
             return False
         # a(l) = f(z(l) + b(l))
         bias_act(a, params + net.b_off[l], rows, n_out, net.act[l])
@@ -359,22 +452,29 @@ cdef inline Py_ssize_t predict_row_work(const Net *net) noexcept nogil:
     return net.n_params + (net.sizes[0] + net.sizes[net.n_layers]) * FINITE_CHECK_WORK
 
 
-cdef int _predict(const Net *net, const floating *params, const floating *X, Py_ssize_t n,
+cdef int _predict(const Net *net, const floating *params, Rows x, Py_ssize_t n,
                   Py_ssize_t cap, floating *acts, floating *out, Signals *sig) noexcept nogil:
-    """Outputs of X into ``out``, ``cap`` rows at a time; a PREDICT_* status.
+    """Outputs of the n rows x (dense or sparse, see Rows; no index) into ``out``,
+    ``cap`` rows at a time; a PREDICT_* status.
 
     Bad input outranks overflow, wherever each is found.  Stops early, with any
     status, on bad input or when a signal handler raised (``sig.raised``).
     """
     cdef Py_ssize_t i = 0, rows, n_in = net.sizes[0], n_out = net.sizes[net.n_layers]
-    cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
-    cdef bint overflow = False
+    cdef const floating *X = <const floating *>x.data
+    cdef bint overflow = False, finite
     while i < n:
         rows = min(cap, n - i)
-        x.data = X + i * n_in
-        if not _all_finite(X + i * n_in, rows * n_in):
+        if x.indptr != NULL:
+            finite = csr_finite(&x, X, rows)
+        else:
+            x.data = X + i * n_in
+            finite = _all_finite(X + i * n_in, rows * n_in)
+        if not finite:
             return PREDICT_BAD_INPUT
         forward(net, params, &x, rows, cap, acts, out + i * n_out)
+        if x.indptr != NULL:
+            x.indptr += rows
         overflow = overflow or not _all_finite(out + i * n_out, rows * n_out)
         i += rows
         if interrupted(sig, rows * predict_row_work(net)):
@@ -429,7 +529,9 @@ cdef double step(const Net *net, floating *params, const Rows *x, const floating
                  params + net.w_off[l], <int>n_out, <floating>0.0, d_prev, <int>n_in)
             mul_deriv(d_prev, a_prev, rows * n_in, net.act[l - 1])
         # dE/dW(l) = a(l-1)^T . delta(l)
-        if l == 0 and x.index != NULL:
+        if l == 0 and x.indptr != NULL:
+            csr_t_times(x, rows, n_in, n_out, scale, d, keep, target + net.w_off[l])
+        elif l == 0 and x.index != NULL:
             narrow_tn(<int>n_in, <int>n_out, <int>rows, scale, a_prev, <int>n_in, x.index,
                       d, <int>n_out, keep, target + net.w_off[l], <int>n_out)
         else:
@@ -466,6 +568,8 @@ cdef double gradient(const Net *net, floating *params, Rows x, const floating *y
         i += n
         if x.index != NULL:
             x.index += n
+        elif x.indptr != NULL:
+            x.indptr += n
         else:
             x.data = <const floating *>x.data + n * n_in
     return total
@@ -500,15 +604,70 @@ cdef int raise_pending() except -1:
     return -1
 
 
+def check_csr(const int64_t[::1] indptr, const int32_t[::1] indices, Py_ssize_t nnz,
+              Py_ssize_t n_cols):
+    """Raise ``ValueError`` unless indptr and indices make a CSR matrix of nnz stored
+    values and n_cols columns: indptr starts at 0, never decreases and ends at
+    nnz, and every column index is in [0, n_cols).  The engine's guard against
+    reading outside the arrays; network.py checks first, with clearer messages."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, i
+    cdef bint bad = False
+    if n < 0 or indices.shape[0] != nnz or indptr[0] != 0 or indptr[n] != nnz:
+        raise ValueError("a CSR matrix needs indptr from 0 to its number of stored values")
+    with nogil:
+        for i in range(n):
+            if indptr[i + 1] < indptr[i]:
+                bad = True
+                break
+        for i in range(nnz):
+            if indices[i] < 0 or indices[i] >= n_cols:
+                bad = True
+                break
+    if bad:
+        raise ValueError("a CSR matrix needs a non-decreasing indptr and column indices "
+                         "in [0, n_cols)")
+    return None
+
+
+cdef Py_ssize_t input_rows(Layout layout, const floating[:, ::1] X, object indptr,
+                           object indices, Rows *x) except -1:
+    """The number of input rows, with x pointing at them: X's rows, or with a CSR
+    ``indptr`` (int64) and ``indices`` (int32) those of the sparse matrix whose
+    stored values X holds as one row."""
+    cdef const int64_t[::1] ptr
+    cdef const int32_t[::1] idx
+    if indptr is None:
+        if X.shape[1] != layout.n_in:
+            raise ValueError("X does not match the layout")
+        x.data = &X[0, 0] if X.shape[0] and X.shape[1] else NULL
+        return X.shape[0]
+    ptr = indptr
+    idx = indices
+    if X.shape[0] != 1:
+        raise ValueError("a CSR matrix's values come as one row")
+    check_csr(ptr, idx, X.shape[1], layout.n_in)
+    x.data = &X[0, 0] if X.shape[1] else NULL
+    x.indptr = &ptr[0]
+    x.indices = &idx[0] if idx.shape[0] else NULL
+    return ptr.shape[0] - 1
+
+
 def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X,
-             const floating[:, ::1] Y, floating[::1] acts, Py_ssize_t cap):
+             const floating[:, ::1] Y, floating[::1] acts, Py_ssize_t cap, *,
+             indptr=None, indices=None):
     """Sum over the samples of the per-sample loss, ``cap`` rows at a time (fewer
-    when a part of a long pass is shorter); a pending signal raises between parts."""
-    cdef Py_ssize_t n = X.shape[0], i, rows
+    when a part of a long pass is shorter); a pending signal raises between parts.
+
+    With ``indptr`` and ``indices`` the inputs are a CSR matrix whose stored
+    values X holds as one row (see input_rows); so for gradient_into and
+    train_epochs."""
+    cdef Rows x = Rows(NULL, NULL, NULL, 0, False, NULL, NULL)
+    cdef Py_ssize_t n = input_rows(layout, X, indptr, indices, &x), i, rows
+    cdef const floating *X0 = <const floating *>x.data
     cdef int L
     cdef double total = 0.0
     _need(params.shape[0], layout.n_params, "params")
-    if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
+    if Y.shape[1] != layout.n_out or Y.shape[0] != n:
         raise ValueError("X or Y does not match the layout")
     _need(acts.shape[0], cap * layout.n_units, "the activation buffer")
     if n == 0:
@@ -516,7 +675,6 @@ def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X
     if cap < 1:
         raise ValueError("cap must be at least 1")
     cdef Net net = layout.net()
-    cdef Rows x = Rows(NULL, NULL, NULL, 0, False)
     cdef Py_ssize_t chunk = min(cap, chunk_rows(n, net.n_params))
     cdef Signals sig
     start_signal_checks(&sig, <double>n * net.n_params)
@@ -525,12 +683,15 @@ def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X
         i = 0
         while i < n:
             rows = min(chunk, n - i)
-            x.data = &X[i, 0]
+            if x.indptr == NULL:
+                x.data = X0 + i * net.sizes[0]
             forward(&net, &params[0], &x, rows, cap, &acts[0], <floating *>NULL)
             total += output_delta(&acts[0] + cap * net.unit_off[L - 1], &Y[i, 0],
                                   <floating *>NULL, rows, net.sizes[L], net.act[L - 1],
                                   net.loss)
             i += rows
+            if x.indptr != NULL:
+                x.indptr += rows
             if interrupted(&sig, rows * net.n_params):
                 break
     if sig.raised:
@@ -541,7 +702,8 @@ def loss_sum(Layout layout, const floating[::1] params, const floating[:, ::1] X
 def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
                   const floating[:, ::1] Y, floating[::1] grad, floating[::1] acts,
                   floating[::1] deltas, Py_ssize_t cap, const floating[::1] sw=None,
-                  double l2=0.0, double weight_sum=0.0, bint train_biases=True):
+                  double l2=0.0, double weight_sum=0.0, bint train_biases=True, *,
+                  indptr=None, indices=None):
     """Write the gradient of the mean loss over X into ``grad``; return the loss sum.
 
     With sample weights ``sw`` each sample's loss counts ``sw[i]`` times and the
@@ -555,11 +717,12 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
     Goes ``cap`` rows at a time (fewer when a part of a long pass is shorter); a
     pending signal raises between parts.
     """
-    cdef Py_ssize_t n = X.shape[0], l
+    cdef Rows x = Rows(NULL, NULL, NULL, 0, False, NULL, NULL)
+    cdef Py_ssize_t n = input_rows(layout, X, indptr, indices, &x), l
     cdef double total, sq = 0.0
     _need(params.shape[0], layout.n_params, "params")
     _need(grad.shape[0], layout.n_params, "grad")
-    if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
+    if Y.shape[1] != layout.n_out or Y.shape[0] != n:
         raise ValueError("X or Y does not match the layout")
     _need(acts.shape[0], cap * layout.n_units, "the activation buffer")
     _need(deltas.shape[0], cap * layout.n_units, "the delta buffer")
@@ -574,7 +737,6 @@ def gradient_into(Layout layout, floating[::1] params, const floating[:, ::1] X,
     if not l2 >= 0.0:
         raise ValueError("l2 must be >= 0")
     cdef Net net = layout.net()
-    cdef Rows x = Rows(&X[0, 0], NULL, NULL, 0, False)
     cdef Py_ssize_t row_work = TRAIN_ROW_WORK * net.n_params
     cdef Py_ssize_t chunk = min(cap, chunk_rows(n, row_work))
     cdef const floating *w = NULL if sw is None else &sw[0]
@@ -621,7 +783,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                  double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
                  int64_t t=0, floating[::1] grad=None, floating[::1] opt_state=None,
                  const floating[::1] sw=None, floating[::1] swb=None, Py_ssize_t epoch0=0,
-                 bint check_inputs=False):
+                 bint check_inputs=False, *, indptr=None, indices=None):
     """Train ``len(losses)`` epochs of mini-batch gradient descent in place, without the GIL.
 
     With ``shuffle`` the sample order is reshuffled (from ``state``) before
@@ -663,12 +825,17 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     into ``grad`` or a buffer allocated here), so nothing is written to the
     parameters before its last part is done.
     """
-    cdef Py_ssize_t n = X.shape[0], n_params = layout.n_params, i, r, rows, chunk
+    cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs, NULL, NULL)
+    cdef Py_ssize_t n = input_rows(layout, X, indptr, indices, &xr)
+    cdef Py_ssize_t n_params = layout.n_params, i, r, rows, chunk
     cdef Py_ssize_t epoch, e, done = 0, n_epochs = losses.shape[0], l, n_w
     cdef double total, loss = 0.0, weight_sum, sq
+    cdef bint sparse = xr.indptr != NULL
+    cdef const floating *X0 = <const floating *>xr.data
+    cdef const int64_t *indptr0 = xr.indptr
     _need(params.shape[0], n_params, "params")
     _need(backup.shape[0], 2 * n_params, "the backup buffer")
-    if X.shape[1] != layout.n_in or Y.shape[1] != layout.n_out or Y.shape[0] != n:
+    if Y.shape[1] != layout.n_out or Y.shape[0] != n:
         raise ValueError("X or Y does not match the layout")
     if n == 0 or batch < 1:
         raise ValueError("an epoch needs at least one sample and a batch size >= 1")
@@ -686,7 +853,8 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
         _need(sw.shape[0], n, "sample_weight")
     if shuffle:
         _need(order.shape[0], n, "the order buffer")
-        _need(xb.shape[0], batch * layout.n_in, "the input batch buffer")
+        if not sparse:  # a sparse batch is read in place
+            _need(xb.shape[0], batch * layout.n_in, "the input batch buffer")
         _need(yb.shape[0], batch * layout.n_out, "the target batch buffer")
         if weighted:
             _need(0 if swb is None else swb.shape[0], batch, "the sample weight batch buffer")
@@ -706,9 +874,8 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef floating *g = &grad[0] if has_grad else NULL  # the batch's gradient
     cdef floating *optimizer_state = NULL if fused or optimizer == OPT_SGD else &opt_state[0]
     cdef floating lr_t = 0
-    cdef bint direct = shuffle and takes_narrow(batch, layout.sizes[1], layout.n_in,
-                                                sizeof(floating))
-    cdef Rows xr = Rows(NULL, NULL, NULL, 0, check_inputs)
+    cdef bint direct = shuffle and (sparse or takes_narrow(batch, layout.sizes[1], layout.n_in,
+                                                           sizeof(floating)))
     cdef Py_ssize_t batch_work = STEP_WORK + STEP_PARAM_WORK * n_params
     cdef Signals sig
     start_signal_checks(&sig, <double>n_epochs * n * (row_work + batch_work))
@@ -724,14 +891,14 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 rows = min(batch, n - i)
                 if shuffle:
                     if direct:
-                        xr.data = &X[0, 0]
+                        xr.data = X0
                         xr.index = &order[i]
                         xr.next_index = &order[i + rows] if i + rows < n else NULL
                         xr.n_next = min(batch, n - i - rows)
                     else:
-                        gather_rows(&xb[0], &X[0, 0], &order[i], rows, layout.n_in)
+                        gather_rows(&xb[0], X0, &order[i], rows, layout.n_in)
                         if i + rows < n:
-                            fbp_prefetch_rows(&X[0, 0], &order[i + rows],
+                            fbp_prefetch_rows(X0, &order[i + rows],
                                               min(batch, n - i - rows),
                                               layout.n_in * sizeof(floating))
                         xr.data = &xb[0]
@@ -740,8 +907,13 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                     if weighted:
                         gather_rows(&swb[0], &sw[0], &order[i], rows, 1)
                         batch_sw = &swb[0]
+                elif sparse:
+                    xr.indptr = indptr0 + i
+                    y = &Y[i, 0]
+                    if weighted:
+                        batch_sw = &sw[i]
                 else:
-                    xr.data = &X[i, 0]
+                    xr.data = X0 + i * layout.n_in
                     y = &Y[i, 0]
                     if weighted:
                         batch_sw = &sw[i]

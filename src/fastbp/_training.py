@@ -33,6 +33,7 @@ import numpy as np
 
 from fastbp import _engine
 from fastbp._progress import Display, Stall, progress_bar
+from fastbp._sparse import Inputs, SparseRows, engine_x, input_columns, inputs_finite
 from fastbp._validation import (
     check_bool,
     check_bytes,
@@ -156,7 +157,7 @@ class Settings:
     power_t: float
     sample_weight: np.ndarray | None
     engine_checks_inputs: bool
-    validation: tuple[np.ndarray, np.ndarray] | None
+    validation: tuple[Inputs, np.ndarray] | None
     score: Score | None
     early_stopping: bool
     tol: float
@@ -194,7 +195,7 @@ class Settings:
 
 
 def check_settings(
-    net: Network, X: np.ndarray, *, epochs: Any, batch_size: Any, learning_rate: Any,
+    net: Network, X: Inputs, *, epochs: Any, batch_size: Any, learning_rate: Any,
     shuffle: Any, seed: Any, train_biases: Any, optimizer: Any, momentum: Any, nesterov: Any,
     beta_1: Any, beta_2: Any, epsilon: Any, alpha: Any, schedule: Any, power_t: Any,
     sample_weight: Any, validation_data: Any, score: Score | None, early_stopping: Any, tol: Any,
@@ -235,7 +236,7 @@ def check_settings(
         engine_checks_inputs = _check_inputs(net, X, batch, sw)
     else:  # the loss-and-gradient call does not look for NaN: check X now
         engine_checks_inputs = False
-        if not _engine.all_finite(X):
+        if not inputs_finite(X):
             raise_not_finite("X")
     validation = None if validation_data is None else _validation(net, validation_data)
     early_stopping = check_bool(early_stopping, "early_stopping")
@@ -253,7 +254,7 @@ def check_settings(
         callback=callback, verbose=verbose, max_fun=max_fun,
     )  # fmt: skip
     if engine_optimizer.in_engine:
-        net._check_training_bytes(batch, X.shape[1], engine_optimizer)
+        net._check_training_bytes(batch, input_columns(X), engine_optimizer)
     else:
         # the chunk's work buffers, the trial point and its gradient, and SciPy's
         # float64 state (2 LBFGS_MEMORY correction vectors and a few more)
@@ -273,7 +274,7 @@ def _is_inf(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and value == math.inf
 
 
-def _check_inputs(net: Network, X: np.ndarray, batch: int, sw: np.ndarray | None) -> bool:
+def _check_inputs(net: Network, X: Inputs, batch: int, sw: np.ndarray | None) -> bool:
     """Check X for NaN and infinity now, unless the engine will while training;
     return whether it will.
 
@@ -282,15 +283,17 @@ def _check_inputs(net: Network, X: np.ndarray, batch: int, sw: np.ndarray | None
     products see every NaN and infinity, it checks X while training: every
     row passes through them, unless a batch of zero weight is skipped.
     """
-    engine_checks = _engine.checks_inputs(net._layout, net.dtype.itemsize, batch, X.shape[0]) and (
-        sw is None or bool(sw.all())
+    engine_checks = (
+        not isinstance(X, SparseRows)  # a sparse X is checked here: a pass over its values
+        and _engine.checks_inputs(net._layout, net.dtype.itemsize, batch, X.shape[0])
+        and (sw is None or bool(sw.all()))
     )
-    if not engine_checks and not _engine.all_finite(X):
+    if not engine_checks and not inputs_finite(X):
         raise_not_finite("X")
     return engine_checks
 
 
-def _validation(net: Network, data: Any) -> tuple[np.ndarray, np.ndarray]:
+def _validation(net: Network, data: Any) -> tuple[Inputs, np.ndarray]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError("validation_data must be a pair (X_val, Y_val)")
     return net._data(data[0], data[1])
@@ -447,7 +450,7 @@ class EpochRun:
     def __init__(
         self,
         net: Network,
-        X: np.ndarray,
+        X: Inputs,
         Y: np.ndarray,
         settings: Settings,
         display: Display | None = None,
@@ -485,7 +488,7 @@ class EpochRun:
         """Work buffers, the state to restore on bad input, the optimiser's state."""
         net, settings = self.net, self.settings
         self.shuffle_state = self._shuffle_seed()
-        self.buffers = net._training_buffers(settings.batch, self.X.shape[1], self.Y.shape[1])
+        self.buffers = net._training_buffers(settings.batch, input_columns(self.X), self.Y.shape[1])
         self.initial = net.params.copy()
         # What must be as it was if the engine finds NaN in X (the gradient
         # buffer is scratch; a switch of optimiser replaces the dict).
@@ -539,21 +542,22 @@ class EpochRun:
     def _train_epochs(self, losses: np.ndarray, rate: float) -> int:
         """The engine's ``train_epochs`` for ``len(losses)`` epochs; the number it finished."""
         net, settings, buffers, state = self.net, self.settings, self.buffers, self.optimizer_state
+        x, options = engine_x(self.X)
         done, self.shuffle_state, state["t"] = _engine.train_epochs(
-            net._layout, net.params, self.X, self.Y, self.order, settings.shuffle,
+            net._layout, net.params, x, self.Y, self.order, settings.shuffle,
             self.shuffle_state, settings.batch, buffers["acts"], buffers["deltas"],
             buffers["xb"], buffers["yb"], buffers["backup"], losses, rate, settings.train_biases,
             optimizer=settings.optimizer.code, l2=settings.alpha, momentum=settings.momentum,
             nesterov=settings.nesterov, beta_1=settings.beta_1, beta_2=settings.beta_2,
             epsilon=settings.epsilon, t=state["t"], grad=state["grad"], opt_state=state["state"],
             sw=settings.sample_weight, swb=buffers["swb"], epoch0=self.epoch,
-            check_inputs=settings.engine_checks_inputs,
+            check_inputs=settings.engine_checks_inputs, **options,
         )  # fmt: skip
         return int(done)
 
     def _restore_on_bad_input(self) -> None:
         """If the engine stopped on NaN or infinity in X: leave the network as it was, raise."""
-        if self.saved_optimizer is not None and not _engine.all_finite(self.X):
+        if self.saved_optimizer is not None and not inputs_finite(self.X):
             self.net.params[...] = self.initial
             self.net._optimizer = self.saved_optimizer
             raise_not_finite("X")
@@ -599,7 +603,7 @@ class LbfgsRun:
     def __init__(
         self,
         net: Network,
-        X: np.ndarray,
+        X: Inputs,
         Y: np.ndarray,
         settings: Settings,
         display: Display | None = None,
@@ -644,10 +648,11 @@ class LbfgsRun:
         net, settings = self.net, self.settings
         with np.errstate(over="ignore"):  # beyond float32: inf, a non-finite loss
             self.trial[...] = x
+        x, options = engine_x(self.X)
         total = _engine.gradient_into(
-            net._layout, self.trial, self.X, self.Y, self.grad, self.acts, self.deltas,
+            net._layout, self.trial, x, self.Y, self.grad, self.acts, self.deltas,
             self.rows, sw=settings.sample_weight, l2=settings.alpha,
-            weight_sum=self.weight_sum, train_biases=settings.train_biases,
+            weight_sum=self.weight_sum, train_biases=settings.train_biases, **options,
         )  # fmt: skip
         self.evaluations += 1
         value = total / self.weight_sum

@@ -18,6 +18,7 @@ import numpy as np
 
 from fastbp import _engine
 from fastbp._progress import Display
+from fastbp._sparse import Inputs, as_sparse_rows, engine_x, is_sparse
 from fastbp._training import History, check_settings, run_class
 from fastbp._validation import (
     as_matrix,
@@ -181,7 +182,7 @@ class Network:
         self._init_params(weights, biases)
         self._lock = threading.Lock()
         self._workspace: dict[str, np.ndarray] = {}
-        self._workspace_rows = 0
+        self._workspace_shape = (0, 0)
         self._optimizer: dict[str, Any] = {}
         # Training runs begun, for the shuffle seed of a seeded network's next
         # run (see train's seed); kept by pickles and copies.
@@ -348,10 +349,21 @@ class Network:
 
     # -- inputs -------------------------------------------------------------
 
-    def _data(self, X: Any, Y: Any, check_x: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def _inputs(self, X: Any, check_finite: bool = True) -> Inputs:
+        """X as the engine takes it: a dense matrix, or a SciPy sparse one as CSR."""
+        if is_sparse(X):
+            rows = as_sparse_rows(X, "X", self.dtype, self.sizes[0])
+            if check_finite and not rows.all_finite():
+                raise_not_finite("X")
+            return rows
+        return as_matrix(X, "X", self.dtype, self.sizes[0], check_finite=check_finite)
+
+    def _data(self, X: Any, Y: Any, check_x: bool = True) -> tuple[Inputs, np.ndarray]:
         """X and Y as arrays the engine takes; with ``check_x=False`` the caller
         checks X for NaN and infinity."""
-        X = as_matrix(X, "X", self.dtype, self.sizes[0], check_finite=check_x)
+        X = self._inputs(X, check_finite=check_x)
+        if is_sparse(Y):
+            raise TypeError("Y must be a dense array; only the inputs X may be sparse")
         Y = as_matrix(Y, "Y", self.dtype)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(
@@ -385,8 +397,15 @@ class Network:
         shape, and for finite inputs so large that the outputs overflow to
         infinity or NaN: predict never returns either.
         """
-        X = as_matrix(X, "X", self._dtype, self._sizes[0], check_finite=False)
-        status, out = self._layout.predict(self._params, X, self._chunk_rows)
+        if is_sparse(X):
+            rows = as_sparse_rows(X, "X", self._dtype, self._sizes[0])
+            status, out = self._layout.predict_csr(
+                self._params, rows.values.ravel(), rows.indptr, rows.indices, self._chunk_rows
+            )
+            X = rows.values
+        else:
+            X = as_matrix(X, "X", self._dtype, self._sizes[0], check_finite=False)
+            status, out = self._layout.predict(self._params, X, self._chunk_rows)
         if status == _PREDICT_OK:
             return out
         if status == _PREDICT_BAD_INPUT:
@@ -401,10 +420,13 @@ class Network:
             raise _overflow("the loss", X, Y)
         return total / X.shape[0]
 
-    def _loss_total(self, X: np.ndarray, Y: np.ndarray) -> float:
+    def _loss_total(self, X: Inputs, Y: np.ndarray) -> float:
         """The summed per-sample loss over arrays already checked by ``_data``."""
         rows = min(X.shape[0], self._chunk_rows)
-        return float(_engine.loss_sum(self._layout, self.params, X, Y, self._buffer(rows), rows))
+        x, options = engine_x(X)
+        return float(
+            _engine.loss_sum(self._layout, self.params, x, Y, self._buffer(rows), rows, **options)
+        )
 
     def gradients(self, X: Any, Y: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Gradient of :meth:`loss` with respect to the weights and the biases.
@@ -419,11 +441,20 @@ class Network:
         X, Y = self._data(X, Y)
         rows = min(X.shape[0], self._chunk_rows)
         grad = np.empty_like(self.params)
+        x, options = engine_x(X)
         total = _engine.gradient_into(
-            self._layout, self.params, X, Y, grad, self._buffer(rows), self._buffer(rows), rows
+            self._layout,
+            self.params,
+            x,
+            Y,
+            grad,
+            self._buffer(rows),
+            self._buffer(rows),
+            rows,
+            **options,
         )
         if not (math.isfinite(total) and np.isfinite(grad).all()):
-            raise _overflow("the gradient", X, Y)
+            raise _overflow("the gradient", x, Y)
         return grad
 
     # -- training -----------------------------------------------------------
@@ -454,13 +485,13 @@ class Network:
 
     def _training_buffers(self, rows: int, n_in: int, n_out: int) -> dict[str, np.ndarray]:
         """Work buffers for batches of ``rows``, kept and reused across calls."""
-        if self._workspace_rows != rows:
+        if self._workspace_shape != (rows, n_in):
             lengths = self._workspace_lengths(rows, n_in, n_out)
-            self._workspace, self._workspace_rows = {}, 0  # the old ones go first
+            self._workspace, self._workspace_shape = {}, (0, 0)  # the old ones go first
             self._workspace = {
                 name: np.empty(length, dtype=self.dtype) for name, length in lengths.items()
             }
-            self._workspace_rows = rows
+            self._workspace_shape = (rows, n_in)
         return self._workspace
 
     def _optimizer_state(self, optimizer: Optimizer) -> dict[str, Any]:

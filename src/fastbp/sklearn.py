@@ -66,6 +66,9 @@ SKOPS_TRUSTED = [
     "fastbp.sklearn.BPClassifier",
     "fastbp.sklearn.BPRegressor",
 ]
+# Sparse X the estimators take, converted to CSR (the first) once: the engine
+# multiplies the first layer by the stored values, never densifying X.
+_SPARSE_FORMATS = ["csr", "csc", "coo"]
 # What scikit-learn's MLP says when training diverges; fastbp's details follow.
 _NONFINITE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
@@ -135,6 +138,11 @@ class _BaseBP(BaseEstimator):
     """What the classifier and the regressor share: parameters, fit, partial_fit."""
 
     _losses: tuple[str, ...] = ()
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def __init__(
         self,
@@ -293,6 +301,7 @@ class _BaseBP(BaseEstimator):
             dtype=self._input_dtype(reset),
             reset=reset,
             y_numeric=isinstance(self, RegressorMixin),
+            accept_sparse=_SPARSE_FORMATS,
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -570,7 +579,9 @@ class _BaseBP(BaseEstimator):
         check_is_fitted(self)
         if self.dtype is not None:
             check_dtype(self.dtype)
-        X = _validate_data(self, X, dtype=self.network_.dtype, reset=False)
+        X = _validate_data(
+            self, X, dtype=self.network_.dtype, reset=False, accept_sparse=_SPARSE_FORMATS
+        )
         return self.network_.predict(X)
 
 

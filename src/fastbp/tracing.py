@@ -417,6 +417,8 @@ def trace(
     0.298371109 -> 0.291027774
     """
     X, T = net._data(_one_row(x, "x"), _one_row(t, "t"))
+    if not isinstance(X, np.ndarray):
+        raise TypeError("trace follows one dense sample x; got a sparse matrix")
     dW, db = net.gradients(X, T)
     after = _after_one_update(net, X, T, learning_rate, train_biases)
     names = _neuron_names(net.sizes)
