@@ -177,6 +177,11 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+double fbp_uniform(uint64_t *state)
+{
+    return (double)(splitmix64(state) >> 11) * 0x1.0p-53;
+}
+
 void fbp_shuffle(int64_t *order, ptrdiff_t n, uint64_t *state)
 {
     for (ptrdiff_t i = n - 1; i > 0; i--) {

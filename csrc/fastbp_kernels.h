@@ -136,6 +136,10 @@ void fbp_prefetch_rows(const void *src, const int64_t *idx, ptrdiff_t count,
    both engines visit samples in the same order for the same seed. */
 void fbp_shuffle(int64_t *order, ptrdiff_t n, uint64_t *state);
 
+/* A uniform double in [0, 1) from the top 53 bits of the next splitmix64 value
+   of *state (dropout's masks); fastbp.reference draws the same numbers. */
+double fbp_uniform(uint64_t *state);
+
 /* -- optimisers: one pass over the flat parameter buffer p and its gradient g
    (the batch's mean gradient), with state buffers laid out like p. */
 

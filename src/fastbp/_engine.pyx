@@ -65,7 +65,8 @@ from fastbp._kernels cimport (
     FBP_HUBER_DELTA, FBP_POISSON, FBP_RELU, FBP_SIGMOID,
     FBP_RPROP_DECREASE, FBP_RPROP_INCREASE, FBP_RPROP_STEP_MAX, FBP_RPROP_STEP_MIN,
     FBP_SOFTMAX, FBP_SQUARED_ERROR, FBP_TANH, adam, add_l2, all_finite as _all_finite,
-    bias_act, colsum_axpby, fbp_init, fbp_prefetch_rows, fbp_shuffle, gather_rows, irprop_minus,
+    bias_act, colsum_axpby, fbp_init, fbp_prefetch_rows, fbp_shuffle, fbp_uniform, gather_rows,
+    irprop_minus,
     momentum as momentum_update,
     mul_deriv, output_delta, sgd, weighted_output_delta,
 )
@@ -149,6 +150,17 @@ cdef struct Net:
     const Py_ssize_t *b_off     # where b(l) starts
     const Py_ssize_t *unit_off  # where layer l starts in a work buffer, per row of capacity
     const int *act              # activation code of each layer
+
+
+cdef struct Dropout:
+    # Inverted dropout while training: hidden layer l (a weight layer's output,
+    # l < n_layers - 1) drops each unit with probability rate[l] (0: never) and
+    # scales the kept ones by 1 / (1 - rate[l]).  The masks of a batch go to
+    # ``mask`` (laid out like the activations, in the batch's dtype), drawn
+    # row by row, layer by layer, unit by unit from the splitmix64 ``state``.
+    const double *rate
+    uint64_t state
+    void *mask
 
 
 cdef struct Signals:
@@ -405,9 +417,50 @@ cdef bint csr_finite(const Rows *x, const floating *values, Py_ssize_t rows) noe
     return True
 
 
+cdef void draw_masks(const Net *net, Dropout *drop, floating *mask, Py_ssize_t rows,
+                     Py_ssize_t cap) noexcept nogil:
+    """The dropout masks of ``rows`` samples: 0 or 1 / (1 - rate) per hidden unit."""
+    cdef Py_ssize_t i, j, n_out
+    cdef int l
+    cdef double p
+    cdef floating keep
+    cdef floating *m
+    for i in range(rows):
+        for l in range(net.n_layers - 1):
+            p = drop.rate[l]
+            if p <= 0.0:
+                continue
+            keep = <floating>(1.0 / (1.0 - p))
+            n_out = net.sizes[l + 1]
+            m = mask + cap * net.unit_off[l] + i * n_out
+            for j in range(n_out):
+                m[j] = keep if fbp_uniform(&drop.state) >= p else 0
+
+
+cdef void drop_units(floating *a, const floating *m, Py_ssize_t n) noexcept nogil:
+    """a *= m: the dropout mask applied to a layer's activations."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        a[i] = a[i] * m[i]
+
+
+cdef void dropped_deriv(floating *d, floating *a, const floating *m, Py_ssize_t n,
+                        int act) noexcept nogil:
+    """d *= f'(z) m for a layer whose activations a were multiplied by the mask m:
+    a is first divided by m where a unit was kept (restoring f(z), from which
+    f' is computed); dropped units get d = 0 (times m)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if m[i] != 0:
+            a[i] = a[i] / m[i]
+    mul_deriv(d, a, n, act)
+    for i in range(n):
+        d[i] = d[i] * m[i]
+
+
 cdef bint forward(const Net *net, const floating *params, const Rows *x,
                   Py_ssize_t rows, Py_ssize_t cap, floating *acts,
-                  floating *out) noexcept nogil:
+                  floating *out, const Dropout *drop=NULL) noexcept nogil:
     """Activations of every layer for ``rows`` samples x.
 
     Layer l's activations go to ``acts + cap * unit_off[l]``, except the output
@@ -441,8 +494,10 @@ cdef bint forward(const Net *net, const floating *params, const Rows *x,
                 and not (csr_finite(x, prev, rows) if x.indptr != NULL
                          else rows_finite(prev, x.index, rows, n_in)):
             return False
-        # a(l) = f(z(l) + b(l))
+        # a(l) = f(z(l) + b(l)), times its dropout mask while training
         bias_act(a, params + net.b_off[l], rows, n_out, net.act[l])
+        if drop != NULL and l < net.n_layers - 1 and drop.rate[l] > 0.0:
+            drop_units(a, <const floating *>drop.mask + cap * net.unit_off[l], rows * n_out)
         prev = a
     return True
 
@@ -485,7 +540,7 @@ cdef int _predict(const Net *net, const floating *params, Rows x, Py_ssize_t n,
 cdef double step(const Net *net, floating *params, const Rows *x, const floating *y,
                  Py_ssize_t rows, Py_ssize_t cap, floating *acts, floating *deltas,
                  floating *target, floating scale, floating keep,
-                 bint with_biases, const floating *sw) noexcept nogil:
+                 bint with_biases, const floating *sw, Dropout *drop=NULL) noexcept nogil:
     """One forward and backward pass over ``rows`` samples.
 
     For every layer, ``target`` (laid out like the parameters) becomes
@@ -501,8 +556,11 @@ cdef double step(const Net *net, floating *params, const Rows *x, const floating
     cdef Py_ssize_t n_in, n_out
     cdef const floating *a_prev
     cdef floating *d
-    cdef floating *d_prev
-    if not forward(net, params, x, rows, cap, acts, <floating *>NULL):
+    cdef floating *d_prev = NULL
+    cdef bint dropped
+    if drop != NULL:
+        draw_masks(net, drop, <floating *>drop.mask, rows, cap)
+    if not forward(net, params, x, rows, cap, acts, <floating *>NULL, drop):
         return NAN
     n_out = net.sizes[L]
     # delta(L) = dE/dz(L): (o - t) f'(z) for squared error, o - t for cross-entropy
@@ -522,13 +580,15 @@ cdef double step(const Net *net, floating *params, const Rows *x, const floating
         n_out = net.sizes[l + 1]
         d = deltas + cap * net.unit_off[l]
         a_prev = <const floating *>x.data if l == 0 else acts + cap * net.unit_off[l - 1]
+        dropped = l > 0 and drop != NULL and drop.rate[l - 1] > 0.0
         if l > 0:
             # delta(l-1) = (delta(l) . W(l)^T) * f'(z(l-1)), with W(l) not yet updated
             d_prev = deltas + cap * net.unit_off[l - 1]
             gemm(False, True, <int>rows, <int>n_in, <int>n_out, <floating>1.0, d, <int>n_out,
                  params + net.w_off[l], <int>n_out, <floating>0.0, d_prev, <int>n_in)
-            mul_deriv(d_prev, a_prev, rows * n_in, net.act[l - 1])
-        # dE/dW(l) = a(l-1)^T . delta(l)
+            if not dropped:
+                mul_deriv(d_prev, a_prev, rows * n_in, net.act[l - 1])
+        # dE/dW(l) = a(l-1)^T . delta(l), with a(l-1) as dropout left it
         if l == 0 and x.indptr != NULL:
             csr_t_times(x, rows, n_in, n_out, scale, d, keep, target + net.w_off[l])
         elif l == 0 and x.index != NULL:
@@ -540,13 +600,18 @@ cdef double step(const Net *net, floating *params, const Rows *x, const floating
         # dE/db(l) = sum over the rows of delta(l)
         if with_biases:
             colsum_axpby(target + net.b_off[l], d, rows, n_out, scale, keep)
+        if dropped:
+            # now that dW(l) has read the dropped a(l-1): delta(l-1) *= f'(z(l-1)) mask
+            dropped_deriv(d_prev, acts + cap * net.unit_off[l - 1],
+                          <const floating *>drop.mask + cap * net.unit_off[l - 1],
+                          rows * n_in, net.act[l - 1])
     return loss
 
 
 cdef double gradient(const Net *net, floating *params, Rows x, const floating *y,
                      Py_ssize_t rows, Py_ssize_t chunk, Py_ssize_t cap, floating *acts,
                      floating *deltas, floating *grad, floating scale, const floating *sw,
-                     Signals *sig) noexcept nogil:
+                     Signals *sig, Dropout *drop=NULL) noexcept nogil:
     """``grad = scale * dE/dparams``, E the summed (weighted) loss of ``rows``
     samples, computed ``chunk`` rows at a time by ``step``; returns E.
 
@@ -560,7 +625,7 @@ cdef double gradient(const Net *net, floating *params, Rows x, const floating *y
         n = min(chunk, rows - i)
         total += step(net, params, &x, y + i * n_out, n, cap, acts, deltas, grad, scale,
                       <floating>(0.0 if i == 0 else 1.0), True,
-                      <const floating *>NULL if sw == NULL else sw + i)
+                      <const floating *>NULL if sw == NULL else sw + i, drop)
         if not isfinite(total):
             return total
         if interrupted(sig, n * TRAIN_ROW_WORK * net.n_params):
@@ -783,7 +848,9 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                  double beta_1=0.9, double beta_2=0.999, double epsilon=1e-8,
                  int64_t t=0, floating[::1] grad=None, floating[::1] opt_state=None,
                  const floating[::1] sw=None, floating[::1] swb=None, Py_ssize_t epoch0=0,
-                 bint check_inputs=False, *, indptr=None, indices=None):
+                 bint check_inputs=False, *, indptr=None, indices=None,
+                 const double[::1] dropout=None, uint64_t dropout_state=0,
+                 floating[::1] masks=None):
     """Train ``len(losses)`` epochs of mini-batch gradient descent in place, without the GIL.
 
     With ``shuffle`` the sample order is reshuffled (from ``state``) before
@@ -811,7 +878,11 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     ``opt_state`` (1 or 2 parameter-sized buffers, see OPTIMIZER_STATE).  ``t``
     counts the updates made so far (Adam's time step).
 
-    Returns ``(epochs_done, state, t)``.  ``epochs_done`` falls short of
+    With ``dropout`` (one rate per weight layer, the output layer's 0) hidden
+    units are dropped as described at Dropout, their masks in ``masks`` (one
+    batch of activations' worth) drawn from ``dropout_state``.
+
+    Returns ``(epochs_done, state, t, dropout_state)``.  ``epochs_done`` falls short of
     ``len(losses)`` only when a batch's loss was not finite.  That batch makes
     no update, and the parameters that produced it are replaced by the last
     ones that gave a finite loss on a whole batch: those at the start of this
@@ -862,6 +933,18 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
             if order[i] < 0 or order[i] >= n:
                 raise ValueError("the order buffer must hold a permutation of the samples")
     cdef Net net = layout.net()
+    cdef Dropout drop = Dropout(NULL, dropout_state, NULL)
+    cdef Dropout *dropping = NULL
+    if dropout is not None:
+        if dropout.shape[0] != net.n_layers or dropout[net.n_layers - 1] != 0.0:
+            raise ValueError("dropout needs one rate per weight layer, the output layer's 0")
+        for l in range(net.n_layers):
+            if not (0.0 <= dropout[l] < 1.0):
+                raise ValueError("dropout rates must lie in [0, 1)")
+        _need(0 if masks is None else masks.shape[0], batch * layout.n_units, "the mask buffer")
+        drop.rate = &dropout[0]
+        drop.mask = &masks[0]
+        dropping = &drop
     cdef floating lr = <floating>learning_rate
     cdef const floating *y
     cdef const floating *batch_sw = NULL
@@ -921,7 +1004,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 if fused and chunk == rows:
                     loss = step(&net, &params[0], &xr, y, rows, batch, &acts[0], &deltas[0],
                                 &params[0], -lr / rows, <floating>1.0, train_biases,
-                                <floating *>NULL)
+                                <floating *>NULL, dropping)
                     work = batch_work + rows * row_work
                 else:
                     weight_sum = rows
@@ -934,7 +1017,8 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                             continue
                     # grad = mean gradient of the batch's (weighted) loss
                     loss = gradient(&net, &params[0], xr, y, rows, chunk, batch, &acts[0],
-                                    &deltas[0], g, <floating>(1.0 / weight_sum), batch_sw, &sig)
+                                    &deltas[0], g, <floating>(1.0 / weight_sum), batch_sw, &sig,
+                                    dropping)
                     if sig.raised:
                         break
                     work = batch_work  # gradient counted the rows
@@ -978,7 +1062,7 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
             done += 1
     if sig.raised:
         raise_pending()
-    return done, state, t
+    return done, state, t, drop.state
 
 
 def checks_inputs(Layout layout, Py_ssize_t itemsize, Py_ssize_t batch, Py_ssize_t n):

@@ -47,6 +47,7 @@ cdef extern from "fastbp_kernels.h" nogil:
     void fbp_prefetch_rows(const void *src, const int64_t *idx, Py_ssize_t count,
                            Py_ssize_t row_bytes)
     void fbp_shuffle(int64_t *order, Py_ssize_t n, uint64_t *state)
+    double fbp_uniform(uint64_t *state)
 
     double FBP_HUBER_DELTA
     double FBP_RPROP_INCREASE

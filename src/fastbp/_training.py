@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from fastbp._validation import (
     check_learning_rate,
     check_nonnegative,
     check_optimizer,
+    check_real,
     check_sample_weight,
     check_seed,
     raise_not_finite,
@@ -49,6 +51,7 @@ from fastbp._validation import (
 from fastbp.optimizers import (
     ADAPTIVE_DIVISOR,
     ADAPTIVE_MIN_RATE,
+    DROPOUT_SALT,
     LBFGS_MEMORY,
     SCHEDULES,
     Optimizer,
@@ -165,6 +168,7 @@ class Settings:
     callback: Callback | None
     verbose: bool
     max_fun: int
+    dropout: np.ndarray | None
 
     @property
     def per_epoch(self) -> bool:
@@ -199,7 +203,7 @@ def check_settings(
     shuffle: Any, seed: Any, train_biases: Any, optimizer: Any, momentum: Any, nesterov: Any,
     beta_1: Any, beta_2: Any, epsilon: Any, alpha: Any, schedule: Any, power_t: Any,
     sample_weight: Any, validation_data: Any, score: Score | None, early_stopping: Any, tol: Any,
-    n_iter_no_change: Any, callback: Callback | None, verbose: Any, max_fun: Any,
+    n_iter_no_change: Any, callback: Callback | None, verbose: Any, max_fun: Any, dropout: Any,
 ) -> Settings:  # fmt: skip
     """``Network.train``'s arguments, checked, for training ``net`` on X
     (already checked but for NaN).
@@ -226,6 +230,12 @@ def check_settings(
     if n_iter_no_change is not None and not _is_inf(n_iter_no_change):
         n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
     max_fun = check_int(max_fun, "max_fun", 1)
+    rates = check_dropout(dropout, len(net.sizes) - 2)
+    if rates is not None and not engine_optimizer.in_engine:
+        raise ValueError(
+            "dropout makes each evaluation of the loss random, and L-BFGS needs the same "
+            "loss every time; train with dropout using 'sgd', 'adam' or 'rprop'"
+        )
     if engine_optimizer.full_batch and batch < n:
         raise ValueError(
             f"optimizer={engine_optimizer.name!r} needs full batches (batch_size=None); "
@@ -251,7 +261,7 @@ def check_settings(
         schedule=schedule, power_t=power_t, sample_weight=sw,
         engine_checks_inputs=engine_checks_inputs, validation=validation, score=score,
         early_stopping=early_stopping, tol=tol, n_iter_no_change=n_iter_no_change,
-        callback=callback, verbose=verbose, max_fun=max_fun,
+        callback=callback, verbose=verbose, max_fun=max_fun, dropout=rates,
     )  # fmt: skip
     if engine_optimizer.in_engine:
         net._check_training_bytes(batch, input_columns(X), engine_optimizer)
@@ -267,6 +277,30 @@ def check_settings(
     if not settings.may_stop_early:
         check_bytes(epochs * HISTORY_BYTES, f"the history of {epochs:,} epochs")
     return settings
+
+
+def check_dropout(dropout: Any, n_hidden: int) -> np.ndarray | None:
+    """Dropout rates as the engine takes them: one per weight layer, the output's 0;
+    None when no unit is ever dropped.  ``dropout`` is None, one rate for every
+    hidden layer, or a sequence of one rate per hidden layer, each in [0, 1)."""
+    if dropout is None:
+        return None
+    single = isinstance(dropout, (numbers.Real, np.floating)) and not isinstance(dropout, bool)
+    if single and n_hidden == 0 and dropout != 0:
+        raise ValueError(f"dropout={dropout}: a network without hidden layers has no unit to drop")
+    given = [dropout] * n_hidden if single else dropout
+    if isinstance(given, (str, bytes)) or not hasattr(given, "__len__"):
+        raise TypeError(f"dropout must be a rate or one rate per hidden layer; got {dropout!r:.80}")
+    if len(given) != n_hidden:
+        raise ValueError(
+            f"dropout needs one rate per hidden layer ({n_hidden}); got {len(given)}"
+            + (" (a network without hidden layers has no unit to drop)" if n_hidden == 0 else "")
+        )
+    rates = [check_real(rate, f"dropout[{i}]", 0.0, 1.0, open_high=True)
+             for i, rate in enumerate(given)]  # fmt: skip
+    if not any(rates):
+        return None
+    return np.array([*rates, 0.0], dtype=np.float64)
 
 
 def _is_inf(value: Any) -> bool:
@@ -488,7 +522,9 @@ class EpochRun:
         """Work buffers, the state to restore on bad input, the optimiser's state."""
         net, settings = self.net, self.settings
         self.shuffle_state = self._shuffle_seed()
+        self.dropout_state = self.shuffle_state ^ DROPOUT_SALT
         self.buffers = net._training_buffers(settings.batch, input_columns(self.X), self.Y.shape[1])
+        self.masks = None if settings.dropout is None else np.empty_like(self.buffers["acts"])
         self.initial = net.params.copy()
         # What must be as it was if the engine finds NaN in X (the gradient
         # buffer is scratch; a switch of optimiser replaces the dict).
@@ -543,7 +579,10 @@ class EpochRun:
         """The engine's ``train_epochs`` for ``len(losses)`` epochs; the number it finished."""
         net, settings, buffers, state = self.net, self.settings, self.buffers, self.optimizer_state
         x, options = engine_x(self.X)
-        done, self.shuffle_state, state["t"] = _engine.train_epochs(
+        if settings.dropout is not None:
+            options.update(dropout=settings.dropout, dropout_state=self.dropout_state,
+                           masks=self.masks)  # fmt: skip
+        done, self.shuffle_state, state["t"], self.dropout_state = _engine.train_epochs(
             net._layout, net.params, x, self.Y, self.order, settings.shuffle,
             self.shuffle_state, settings.batch, buffers["acts"], buffers["deltas"],
             buffers["xb"], buffers["yb"], buffers["backup"], losses, rate, settings.train_biases,

@@ -275,7 +275,7 @@ ESTIMATOR_FIELDS = (
 # What a file written before a field or parameter existed stands for: the
 # field's value, the parameter's default then.
 _ADDED_FIELDS: dict[str, Any] = {"validation_loss_curve": None}
-_ADDED_PARAMS: dict[str, Any] = {"max_fun": 15000, "class_weight": None}
+_ADDED_PARAMS: dict[str, Any] = {"max_fun": 15000, "class_weight": None, "dropout": None}
 # The dtypes of classes_ a file may hold (and an "object" array of strings).
 _CLASS_DTYPE_KINDS = "biufU"
 _TARGETS = ("binary", "multiclass", "multilabel-indicator")
@@ -325,6 +325,9 @@ def _json_param(name: str, value: Any) -> Any:
         isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value
     ):
         return [int(v) for v in value]
+    if name == "dropout" and isinstance(value, (tuple, list)):
+        if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in value):
+            return [float(v) for v in value]
     raise ValueError(
         f"the estimator's parameter {name}={value!r:.80} is not one a model file holds: "
         "None, a bool, a finite number, a string or a sequence of integers"
@@ -553,8 +556,9 @@ def _estimator_from(subject: str, state: dict[str, Any], net: Network) -> Any:
             f"{subject} has a malformed estimator header: its params are "
             f"{sorted(params)!r:.300}, a {state['class']} has {sorted(expected)}"
         )
-    if isinstance(params["hidden_layer_sizes"], list):
-        params = {**params, "hidden_layer_sizes": tuple(params["hidden_layer_sizes"])}
+    for name in ("hidden_layer_sizes", "dropout"):  # tuples, saved as JSON lists
+        if isinstance(params[name], list):
+            params = {**params, name: tuple(params[name])}
     estimator = cls(**params)
     try:
         for name, value in params.items():  # what save writes, and nothing else

@@ -548,6 +548,7 @@ class Network:
         callback: Callable[[int, dict[str, float]], Any] | None = None,
         verbose: bool = False,
         max_fun: int = LBFGS_MAX_FUN,
+        dropout: Any = None,
     ) -> History:
         """Train by mini-batch gradient descent; return the mean loss of each epoch.
 
@@ -649,6 +650,15 @@ class Network:
             a second in between), with a line saying why training stopped if
             a stopping rule or the callback ended it.
 
+        dropout : float, sequence of float or None
+            Inverted dropout while training: each unit of a hidden layer is
+            left out of each sample's forward and backward pass with this
+            probability (one rate for every hidden layer, or one per hidden
+            layer, each in [0, 1)), and the units kept are scaled by 1 / (1 -
+            rate), so that predict, loss and the validation loss (which never
+            drop) see the same expected activations.  The masks come from the
+            engine's own generator, seeded like the shuffle: the same seed
+            drops the same units as :mod:`fastbp.reference`.  Not with L-BFGS.
         max_fun : int
             L-BFGS only: the most loss evaluations it may make (scikit-learn's
             ``max_fun``); reaching it ends training with ``history.converged``
@@ -688,7 +698,7 @@ class Network:
             alpha=alpha, schedule=schedule, power_t=power_t, sample_weight=sample_weight,
             validation_data=validation_data, score=score, early_stopping=early_stopping, tol=tol,
             n_iter_no_change=n_iter_no_change, callback=callback, verbose=verbose,
-            max_fun=max_fun,
+            max_fun=max_fun, dropout=dropout,
         )  # fmt: skip
 
     def _train(self, X: Any, Y: Any, display: Display | None, **options: Any) -> History:

@@ -85,6 +85,10 @@ SCHEDULES = ("constant", "invscaling", "adaptive")
 ADAPTIVE_DIVISOR = 5.0
 ADAPTIVE_MIN_RATE = 1e-6
 
+# Dropout's masks come from a splitmix64 stream of their own, started at the
+# shuffle's seed XOR this constant (fastbp.reference starts at the same place).
+DROPOUT_SALT = 0xD6E8FEB86659FD93
+
 # L-BFGS: the correction pairs it keeps (SciPy's L-BFGS-B default, as in
 # scikit-learn), and the loss evaluations it may make unless told (max_fun).
 LBFGS_MEMORY = 10

@@ -27,6 +27,7 @@ from typing import Any
 
 from fastbp.activations import HUBER_DELTA, LEAKY_SLOPE, RELU_FAMILY, check_names
 from fastbp.optimizers import (
+    DROPOUT_SALT,
     RPROP_DECREASE,
     RPROP_INCREASE,
     RPROP_STEP_MAX,
@@ -175,14 +176,19 @@ class Network:
 
     # -- one sample -------------------------------------------------------
 
-    def _forward(self, x: list[float]) -> list[list[float]]:
-        """Activations of every layer, the input first."""
+    def _forward(self, x: list[float], masks: list[Any] | None = None) -> list[list[float]]:
+        """Activations of every layer, the input first; with dropout ``masks`` (a
+        list of multipliers, or None, per hidden layer) those of the hidden layers
+        times their mask."""
         activations = [x]
-        for W, b, name in zip(self.weights, self.biases, self.layer_activations):
+        for l, (W, b, name) in enumerate(zip(self.weights, self.biases, self.layer_activations)):
             a = activations[-1]
             # z_j = sum_i a_i W_ij + b_j
             zs = [sum(a[i] * W[i][j] for i in range(len(a))) + b[j] for j in range(len(b))]
-            activations.append(_activate(name, zs))
+            out = _activate(name, zs)
+            if masks is not None and l < len(masks) and masks[l] is not None:
+                out = [o * m for o, m in zip(out, masks[l])]
+            activations.append(out)
         return activations
 
     def _sample_loss(self, o: list[float], t: list[float]) -> float:
@@ -203,10 +209,15 @@ class Network:
         return -sum(tj * _safe_log(oj) + (1.0 - tj) * _safe_log(1.0 - oj) for oj, tj in zip(o, t))
 
     def _backprop(
-        self, x: list[float], t: list[float], nabla_w: list[Matrix], nabla_b: list[list[float]]
+        self,
+        x: list[float],
+        t: list[float],
+        nabla_w: list[Matrix],
+        nabla_b: list[list[float]],
+        masks: list[Any] | None = None,
     ) -> float:
         """Add this sample's dE/dW and dE/db to the nablas; return its loss."""
-        activations = self._forward(x)
+        activations = self._forward(x, masks)
         o = activations[-1]
         # delta(L) = o - t for cross-entropy and the Poisson deviance, else dE/do f'(z)
         if self.loss_name in ("cross_entropy", "poisson"):
@@ -227,11 +238,20 @@ class Network:
             for j, dj in enumerate(delta):
                 nabla_b[l][j] += dj
             if l > 0:
-                # delta_prev_i = (sum_j W_ij delta_j) f'(z_prev_i)
+                # delta_prev_i = (sum_j W_ij delta_j) f'(z_prev_i), times the unit's
+                # dropout multiplier m_i (f' from a_prev_i / m_i, its activation
+                # before the mask; 0 for a dropped unit)
                 name = self.layer_activations[l - 1]
+                mask = None if masks is None else masks[l - 1]
                 delta = [
                     sum(W[i][j] * delta[j] for j in range(len(delta)))
                     * _derivative(name, a_prev[i])
+                    if mask is None
+                    else (
+                        sum(W[i][j] * delta[j] for j in range(len(delta)))
+                        * _derivative(name, a_prev[i] / mask[i] if mask[i] != 0 else a_prev[i])
+                        * mask[i]
+                    )
                     for i in range(len(a_prev))
                 ]
         return self._sample_loss(o, t)
@@ -331,13 +351,16 @@ class Network:
         schedule: str = "constant",
         power_t: float = 0.5,
         sample_weight: Any = None,
+        dropout: Any = None,
     ) -> list[float]:
         """Mini-batch gradient descent; the mean loss seen in each epoch.
 
         The optimisers, the L2 penalty ``alpha``, the ``invscaling`` schedule and
         sample weights mean what they mean in :meth:`fastbp.Network.train`
         (relative: each is divided by the largest), and the optimiser's state
-        carries over to the next call in the same way.
+        carries over to the next call in the same way; so does ``dropout``
+        (one rate, or one per hidden layer), whose masks come from the same
+        generator as the engine's.
         """
         if optimizer == "lbfgs":
             raise ValueError(
@@ -352,6 +375,10 @@ class Network:
         batch = n if batch_size is None else min(batch_size, n)
         shuffle_on = shuffle and batch < n
         state = (seed if seed is not None else random.getrandbits(64)) & _MASK64
+        n_hidden = len(self.sizes) - 2
+        rates = [dropout] * n_hidden if isinstance(dropout, (int, float)) else dropout
+        self._dropout = None if rates is None or not any(rates) else [float(p) for p in rates]
+        self._drop_state = state ^ DROPOUT_SALT
         order = list(range(n))
         opt = self._optimizer_for(engine_optimizer(optimizer, momentum))
         settings = {
@@ -363,21 +390,26 @@ class Network:
                       "beta_2": beta_2, "epsilon": epsilon},
         }  # fmt: skip
         history = []
-        for _ in range(epochs):
-            rate = learning_rate
-            if schedule == "invscaling":
-                rate = invscaling_rate(learning_rate, opt["samples"], power_t)
-            if shuffle_on:
-                state = shuffle_order(order, state)
-            total = 0.0
-            for start in range(0, n, batch):
-                members = order[start : start + batch]
-                weight_sum = sum(sw[k] for k in members)
-                if weight_sum == 0.0:  # a batch of zero weight teaches nothing
-                    continue
-                total = self._batch_update(X, Y, members, weight_sum, opt, rate, settings, total)
-            opt["samples"] += n
-            history.append(total / sum(sw))
+        try:
+            for _ in range(epochs):
+                rate = learning_rate
+                if schedule == "invscaling":
+                    rate = invscaling_rate(learning_rate, opt["samples"], power_t)
+                if shuffle_on:
+                    state = shuffle_order(order, state)
+                total = 0.0
+                for start in range(0, n, batch):
+                    members = order[start : start + batch]
+                    weight_sum = sum(sw[k] for k in members)
+                    if weight_sum == 0.0:  # a batch of zero weight teaches nothing
+                        continue
+                    total = self._batch_update(
+                        X, Y, members, weight_sum, opt, rate, settings, total
+                    )
+                opt["samples"] += n
+                history.append(total / sum(sw))
+        finally:
+            self._dropout = None  # only training drops units
         return history
 
     def _batch_update(
@@ -403,6 +435,25 @@ class Network:
         self._unflat(_update(params, grad, opt, rate, **settings["hyper"]))
         return total
 
+    def _draw_masks(self) -> list[Any] | None:
+        """One sample's dropout multipliers per hidden layer (None where its rate
+        is 0), drawn unit by unit as the engine draws them; None without dropout."""
+        rates = getattr(self, "_dropout", None)
+        if rates is None:
+            return None
+        masks: list[Any] = []
+        for p, width in zip(rates, self.sizes[1:-1]):
+            if p <= 0:
+                masks.append(None)
+                continue
+            keep = 1.0 / (1.0 - p)
+            layer = []
+            for _ in range(width):
+                r, self._drop_state = _splitmix64(self._drop_state)
+                layer.append(keep if (r >> 11) * 2.0**-53 >= p else 0.0)
+            masks.append(layer)
+        return masks
+
     def _optimizer_for(self, optimizer: Optimizer) -> dict[str, Any]:
         """The state of ``optimizer``, kept from the last call while it stays the same."""
         opt = getattr(self, "_optimizer", {})
@@ -426,12 +477,13 @@ class Network:
         """``total`` plus the batch's summed (weighted) loss, and its mean gradient, flat."""
         nabla_w, nabla_b = self._zero_nablas()
         for k in members:
+            masks = self._draw_masks()
             if sw is None:
-                total += self._backprop(X[k], Y[k], nabla_w, nabla_b)
+                total += self._backprop(X[k], Y[k], nabla_w, nabla_b, masks)
                 continue
             # a sample's weight scales its loss and its delta, hence its gradient
             one_w, one_b = self._zero_nablas()
-            total += sw[k] * self._backprop(X[k], Y[k], one_w, one_b)
+            total += sw[k] * self._backprop(X[k], Y[k], one_w, one_b, masks)
             _add_scaled([*nabla_w, *nabla_b], [*one_w, *one_b], sw[k])
         return total, [g / weight_sum for g in self._flat(nabla_w, nabla_b)]
 

@@ -34,7 +34,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from fastbp._progress import Display, Stall
-from fastbp._training import DivergenceError, History
+from fastbp._training import DivergenceError, History, check_dropout
 from fastbp._validation import (
     check_bool,
     check_choice,
@@ -170,6 +170,7 @@ class _BaseBP(BaseEstimator):
         epsilon: float = 1e-8,
         n_iter_no_change: Any = 10,
         max_fun: int = LBFGS_MAX_FUN,
+        dropout: Any = None,
         dtype: Any = None,
         loss: str = "squared_error",
     ) -> None:
@@ -196,6 +197,7 @@ class _BaseBP(BaseEstimator):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
         self.dtype = dtype
         self.loss = loss
 
@@ -266,6 +268,11 @@ class _BaseBP(BaseEstimator):
         if self.dtype is not None:
             check_dtype(self.dtype)
         check_int(self.max_fun, "max_fun", 1)
+        if check_dropout(self.dropout, len(hidden)) is not None and self.solver == "lbfgs":
+            raise ValueError(
+                "dropout makes each evaluation of the loss random, and L-BFGS needs the same "
+                "loss every time; use solver='adam' or 'sgd' with dropout"
+            )
         if not _never(self.n_iter_no_change):
             check_int(self.n_iter_no_change, "n_iter_no_change", 1)
         for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
@@ -416,7 +423,7 @@ class _BaseBP(BaseEstimator):
                     None if not stopping or self.solver == "lbfgs" else
                     float(patience) if _never(patience) else patience
                 ),
-                callback=None, verbose=verbose, max_fun=self.max_fun,
+                callback=None, verbose=verbose, max_fun=self.max_fun, dropout=self.dropout,
             )  # fmt: skip
         except DivergenceError as exc:
             return self._diverged(exc, X, Y)
@@ -629,6 +636,11 @@ beta_1, beta_2, epsilon, n_iter_no_change, max_fun
         MLP has none); "balanced" weighs each class by ``n_samples /
         (n_classes * its count)``.  Not for multilabel targets, and not
         "balanced" in ``partial_fit``, which never sees all the data.
+    dropout : None, float or tuple of float
+        Inverted dropout while fitting (scikit-learn's MLP has none): the
+        probability of leaving out each unit of every hidden layer (a float),
+        or of each hidden layer in turn (a tuple), each in [0, 1); never
+        when predicting.  Not with ``solver="lbfgs"``.
     dtype : {None, "float64", "float32"}
         Precision of the network's parameters and arithmetic; None (the
         default) follows X as scikit-learn does: float32 for float32 X,
@@ -680,6 +692,7 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
         n_iter_no_change: Any = 10,
         max_fun: int = LBFGS_MAX_FUN,
         class_weight: Any = None,
+        dropout: Any = None,
         dtype: Any = None,
         loss: str = "cross_entropy",
     ) -> None:
@@ -691,8 +704,8 @@ n_outputs_, out_activation_, n_features_in_, feature_names_in_
             verbose=verbose, warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype,
-            loss=loss,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, dropout=dropout,
+            dtype=dtype, loss=loss,
         )  # fmt: skip
 
     def _encode(self, y: np.ndarray, fitting: bool, classes: Any = None) -> np.ndarray:
@@ -847,7 +860,7 @@ class BPRegressor(RegressorMixin, _BaseBP):
     hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
 learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, \
 warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction, \
-beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dtype
+beta_1, beta_2, epsilon, n_iter_no_change, max_fun, dropout, dtype
         As for :class:`BPClassifier`.
     loss : {"squared_error", "poisson", "huber", "absolute_error"}
         ``poisson`` is half the Poisson deviance with an exp output (targets
