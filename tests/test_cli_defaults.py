@@ -130,7 +130,7 @@ def test_an_unknown_option_shows_the_commands_usage(iris_csv):
 @pytest.mark.parametrize(
     "option, value, expected",
     [("--lr", "-1", "a finite number > 0"), ("--alpha", "-1", "a finite number >= 0"),
-     ("--alpha", "nan", "a finite number >= 0"), ("--optimizer", "lbfgs", "invalid choice")],
+     ("--alpha", "nan", "a finite number >= 0"), ("--optimizer", "bfgs", "invalid choice")],
 )  # fmt: skip
 def test_bad_options_are_refused_before_the_data_is_read(tmp_path, option, value, expected):
     done = run("train", tmp_path / "no-such.csv", "--target", "y", option, value)
@@ -192,14 +192,16 @@ def test_no_early_stopping_runs_every_epoch(iris_csv, tmp_path):
     assert metadata["optimizer"] == "sgd"
 
 
-def test_rprop_trains_on_full_batches(iris_csv, tmp_path):
+@pytest.mark.parametrize("optimizer", ["rprop", "lbfgs"])
+def test_full_batch_optimizers_train_on_full_batches(iris_csv, tmp_path, optimizer):
     model = tmp_path / "m.fbp"
-    done = run("train", iris_csv, "--target", "target", "--optimizer", "rprop", "--out", model,
+    done = run("train", iris_csv, "--target", "target", "--optimizer", optimizer, "--out", model,
                "--quiet")  # fmt: skip
     assert done.returncode == 0, done.stderr
     metadata = fb.io.load_metadata(model)["metadata"]
-    assert metadata["batch_size"] is None and metadata["optimizer"] == "rprop"
+    assert metadata["batch_size"] is None and metadata["optimizer"] == optimizer
     assert "full batches" in run("info", model).stdout
+    assert float(done.stdout.split("validation:  loss ")[1].split(",")[0]) < 1.0
 
 
 def test_a_model_no_better_than_the_majority_class_is_warned_about(tmp_path):

@@ -54,12 +54,15 @@ def test_check_gradients_below_1e6_for_every_pair(hidden, output, loss):
     assert fb.check_gradients(net, X, Y, floor=floor) < 1e-6
 
 
-@pytest.mark.parametrize("hidden,output,loss", PAIRS[:7])
+# float32's differences take steps of 1e-2, which cross the kinks of ReLU-family
+# hidden layers (smooth_problem keeps the outputs' and the losses' away)
+SMOOTH_PAIRS = [pair for pair in PAIRS if "relu" not in pair[0]]
+
+
+@pytest.mark.parametrize("hidden,output,loss", SMOOTH_PAIRS)
 def test_check_gradients_float32_within_float32_tolerance(hidden, output, loss):
-    sizes = [4, 3, 3]
-    net, _ = twins(sizes, hidden, output, loss, seed=1)
+    net, X, Y = smooth_problem([4, 3, 3], hidden, output, loss)
     net32 = float32_twin(net)
-    X, Y = problem(sizes, output, loss, n=5, seed=2)
     assert fb.check_gradients(net32, X, Y) < 5e-2
 
 

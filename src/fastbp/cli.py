@@ -325,12 +325,11 @@ def _fit(
                 scores.append(logs["val_score"])
             progress.update(logs)
 
-        rprop = args.optimizer == "rprop"
         try:
             history = net.train(
                 *train,
                 epochs=args.epochs,
-                batch_size=None if rprop else args.batch_size,
+                batch_size=_batch_size(args),
                 learning_rate=args.lr,
                 seed=args.seed,
                 optimizer=args.optimizer,
@@ -382,6 +381,11 @@ def _first_overflow(history: History, final_loss: float) -> int | None:
     return None if math.isfinite(final_loss) else len(history)
 
 
+def _batch_size(args: argparse.Namespace) -> int | None:
+    """The batch size training uses: --batch-size, or full batches for rprop and lbfgs."""
+    return None if args.optimizer in ("rprop", "lbfgs") else args.batch_size
+
+
 def _check_baseline(
     args: argparse.Namespace,
     encoding: Encoding,
@@ -427,7 +431,7 @@ def _save(
         epochs=args.epochs,
         epochs_run=len(history),
         best_epoch=None if history.best_epoch is None else history.best_epoch + 1,
-        batch_size=None if args.optimizer == "rprop" else args.batch_size,
+        batch_size=_batch_size(args),
         optimizer=args.optimizer,
         learning_rate=args.lr,
         alpha=args.alpha,
@@ -970,16 +974,17 @@ def _add_train_settings(train: argparse.ArgumentParser) -> None:
     )
     train.add_argument(
         "--optimizer",
-        choices=("adam", "sgd", "rprop"),
+        choices=("adam", "sgd", "rprop", "lbfgs"),
         default="adam",
-        help="adam (default), plain sgd, or rprop (FANN's iRprop-, full batches)",
+        help="adam (default), plain sgd, rprop (FANN's iRprop-, full batches) or lbfgs "
+        "(L-BFGS, full batches; --epochs bounds its iterations)",
     )
     train.add_argument(
         "--lr",
         type=_rate,
         default=0.003,
         metavar="RATE",
-        help="learning rate (default: 0.003, for adam; sgd wants more, rprop ignores it)",
+        help="learning rate (default: 0.003, for adam; sgd wants more, rprop and lbfgs ignore it)",
     )
     train.add_argument(
         "--alpha",
@@ -1008,7 +1013,7 @@ def _add_train_settings(train: argparse.ArgumentParser) -> None:
         type=_positive,
         default=32,
         metavar="N",
-        help="samples per update (default: 32; rprop uses all)",
+        help="samples per update (default: 32; rprop and lbfgs use all)",
     )
     train.add_argument(
         "--val-fraction",
