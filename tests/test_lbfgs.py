@@ -215,3 +215,17 @@ def test_estimators_lbfgs_has_no_partial_fit_and_warns_when_unconverged():
         clf.fit(X, y)
     assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 3
     assert clf.validation_scores_ is None  # lbfgs ignores early stopping, as in scikit-learn
+
+
+def test_a_step_into_overflow_is_not_taken_and_the_network_keeps_its_last_finite_iterate():
+    # Inputs of 1e100 make the first line search overflow the loss: scipy must not
+    # hand the network that point (nor take a zero gradient there for convergence).
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(20, 2)) * 1e100, rng.normal(size=(20, 1))
+    net = fb.Network([2, 3, 1], activation="identity", output_activation="identity", seed=0)
+    before = net.params.copy()
+    history = net.train(X, Y, epochs=20, batch_size=None, optimizer="lbfgs")
+    assert history.converged is False and "not finite" in history.stop_reason
+    assert np.isfinite(net.params).all() and all(np.isfinite(history))
+    if not len(history):
+        np.testing.assert_array_equal(net.params, before)

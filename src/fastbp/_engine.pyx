@@ -1137,3 +1137,17 @@ def shuffle_order(int64_t[::1] order, uint64_t state):
     with nogil:
         fbp_shuffle(&order[0], order.shape[0], &state)
     return state
+
+
+def rprop_step(floating[::1] params, const floating[::1] grad, floating[::1] opt_state):
+    """One iRprop- update of ``params`` from the full-batch gradient ``grad``, with
+    the optimiser state laid out as train_epochs keeps it (steps, then the
+    previous gradient): the step a solver outside train_epochs takes (fastbp.dask)."""
+    cdef Py_ssize_t n = params.shape[0]
+    _need(grad.shape[0], n, "grad")
+    _need(opt_state.shape[0], 2 * n, "the optimizer state")
+    if n == 0:
+        return None
+    with nogil:
+        irprop_minus(&params[0], &grad[0], &opt_state[0], &opt_state[0] + n, n)
+    return None

@@ -648,13 +648,33 @@ class LbfgsRun:
         display: Display | None = None,
     ) -> None:
         self.net, self.X, self.Y, self.settings = net, X, Y, settings
-        n = X.shape[0]
-        sw = settings.sample_weight
-        self.weight_sum = float(n) if sw is None else float(sw.sum(dtype=np.float64))
+        self.weight_sum = self._weight_sum()
         self.history = History()
-        self.rules = EpochRules(net, settings, self.history, n, display)
+        self.rules = EpochRules(net, settings, self.history, X.shape[0], display)
         self.evaluations = 0
         self.last = time.perf_counter()
+
+    def _weight_sum(self) -> float:
+        """What the objective divides by: the number of samples, or the weights' sum."""
+        sw = self.settings.sample_weight
+        return float(self.X.shape[0]) if sw is None else float(sw.sum(dtype=np.float64))
+
+    def _prepare(self) -> None:
+        """The engine's work buffers for the loss-and-gradient calls."""
+        net = self.net
+        self.rows = min(self.X.shape[0], net._chunk_rows)
+        self.acts, self.deltas = net._buffer(self.rows), net._buffer(self.rows)
+
+    def _evaluate(self, params: np.ndarray, grad: np.ndarray) -> float:
+        """The summed objective at ``params`` (the weighted loss plus ``alpha / 2 *
+        sum W^2``), its gradient divided by the weight sum written into ``grad``."""
+        net, settings = self.net, self.settings
+        x, options = engine_x(self.X)
+        return _engine.gradient_into(
+            net._layout, params, x, self.Y, grad, self.acts, self.deltas,
+            self.rows, sw=settings.sample_weight, l2=settings.alpha,
+            weight_sum=self.weight_sum, train_biases=settings.train_biases, **options,
+        )  # fmt: skip
 
     def run(self) -> History:
         """Train; return the history (see ``Network.train``)."""
@@ -664,10 +684,9 @@ class LbfgsRun:
         try:
             with net._lock:
                 net._training_runs += 1
-                rows = min(self.X.shape[0], net._chunk_rows)
-                self.acts, self.deltas = net._buffer(rows), net._buffer(rows)
-                self.rows = rows
+                self._prepare()
                 self.trial = np.empty_like(net.params)
+                self.trial_kept = net.params.copy()
                 self.grad = np.empty_like(net.params)
                 self.last = time.perf_counter()
                 result = minimize(
@@ -684,34 +703,46 @@ class LbfgsRun:
 
     def _objective(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """The objective and its gradient (float64, for SciPy) at the trial point x."""
-        net, settings = self.net, self.settings
         with np.errstate(over="ignore"):  # beyond float32: inf, a non-finite loss
             self.trial[...] = x
-        x, options = engine_x(self.X)
-        total = _engine.gradient_into(
-            net._layout, self.trial, x, self.Y, self.grad, self.acts, self.deltas,
-            self.rows, sw=settings.sample_weight, l2=settings.alpha,
-            weight_sum=self.weight_sum, train_biases=settings.train_biases, **options,
-        )  # fmt: skip
+        total = self._evaluate(self.trial, self.grad)
         self.evaluations += 1
         value = total / self.weight_sum
         if math.isfinite(value) and _engine.all_finite(self.grad.reshape(1, -1)):
-            return value, self.grad.astype(np.float64)
+            self.finite_grad = self.grad.astype(np.float64)
+            return value, self.finite_grad
         if self.evaluations == 1:
             raise DivergenceError(
                 "the loss or its gradient is infinite or NaN at the initial parameters; "
                 "the network keeps them. Scale the data to smaller magnitudes "
                 "(e.g. to unit variance)."
             )
-        # Tells the line search this point is too far: it steps back.
-        return math.inf, np.zeros(x.size)
+        # Tells the line search this point is too far, so that it steps back (a
+        # zero gradient would read as convergence); should it accept the point
+        # all the same, _iteration stops there.
+        return math.inf, self.finite_grad
 
     def _iteration(self, intermediate_result: Any) -> None:
         """After each iteration: the network takes the iterate; the rules may stop."""
         net = self.net
-        net.params[...] = intermediate_result.x
+        fun, x = float(intermediate_result.fun), intermediate_result.x
+        if not (math.isfinite(fun) and np.isfinite(x).all()):
+            self.history.stop_reason = (
+                "L-BFGS stepped to parameters where the loss is not finite; the network "
+                "keeps the last iterate where it was"
+            )
+            raise StopIteration
+        with np.errstate(over="ignore"):
+            net.params[...] = x
+        if not _engine.all_finite(net.params.reshape(1, -1)):  # beyond float32
+            net.params[...] = self.trial_kept
+            self.history.stop_reason = (
+                f"L-BFGS stepped beyond {net.dtype.name}; the network keeps the last iterate"
+            )
+            raise StopIteration
+        self.trial_kept = net.params.copy()
         now = time.perf_counter()
-        self.history.append(float(intermediate_result.fun))
+        self.history.append(fun)
         self.history.seconds.append(now - self.last)
         self.history.learning_rate.append(math.nan)  # L-BFGS has none: its line search steps
         stop = self.rules.end_epoch(len(self.history) - 1)
@@ -722,11 +753,15 @@ class LbfgsRun:
     def _finish(self, result: Any) -> None:
         """The final iterate, whether L-BFGS converged and why it stopped."""
         history = self.history
-        if np.all(np.isfinite(result.x)) and math.isfinite(float(result.fun)):
-            self.net.params[...] = result.x
-        history.converged = bool(result.status == 0)
-        if history.stop_reason is not None:  # a rule or the callback stopped it
+        if history.stop_reason is not None:  # a rule, the callback or an overflow stopped it
+            history.converged = False
             return
+        if np.all(np.isfinite(result.x)) and math.isfinite(float(result.fun)):
+            with np.errstate(over="ignore"):
+                self.net.params[...] = result.x
+            if not _engine.all_finite(self.net.params.reshape(1, -1)):
+                self.net.params[...] = self.trial_kept
+        history.converged = bool(result.status == 0)
         if result.status == 0:
             history.stop_reason = (
                 f"L-BFGS converged after {result.nit} iterations "
