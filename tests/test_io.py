@@ -180,6 +180,7 @@ def test_network_pickle_holds_parameters_not_pointers(net):
         "seed",
         "params",
         "training_runs",  # an int: the seed of a seeded network's next shuffle
+        "optimizer",  # None, or the optimiser's state arrays, code and counters
     }
     copy = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(copy.params, net.params)

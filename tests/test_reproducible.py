@@ -163,3 +163,17 @@ def test_estimators_without_a_random_state_differ_from_fit_to_fit():
     model = fb.BPClassifier((6,), max_iter=3)
     first = model.fit(X, y).network_.params.copy()
     assert not np.array_equal(first, model.fit(X, y).network_.params)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rprop"])
+def test_a_pickled_network_goes_on_with_its_optimiser_state(optimizer):
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(40, 3)), rng.uniform(size=(40, 1))
+    kw = dict(epochs=3, batch_size=None if optimizer == "rprop" else 8, optimizer=optimizer,
+              momentum=0.9, learning_rate=0.01, seed=1)  # fmt: skip
+    net = fb.Network([3, 4, 1], seed=0)
+    net.train(X, Y, **kw)
+    twin = pickle.loads(pickle.dumps(net))
+    net.train(X, Y, **kw)
+    twin.train(X, Y, **kw)
+    np.testing.assert_array_equal(twin.params, net.params)

@@ -320,15 +320,28 @@ class Network:
         sizes = fields.pop("sizes")
         return f"Network({sizes}, {', '.join(f'{k}={v!r}' for k, v in fields.items())})"
 
-    # -- pickling: the configuration and the parameters, never C state -------
+    # -- pickling: the configuration, the parameters and the optimiser's state,
+    # never C state -------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
+        optimizer = self._optimizer
         return {
             **self.architecture.to_dict(),
             "sizes": self.sizes,
             "seed": self.seed,
             "params": self.params.copy(),
             "training_runs": self._training_runs,
+            # the optimiser's state, so that training goes on where it stopped
+            # after a pickle or a copy (dask-ml's Incremental ships the estimator
+            # to a worker for each block); the gradient buffer is scratch
+            "optimizer": None
+            if not optimizer
+            else {
+                "code": optimizer["code"],
+                "state": optimizer["state"].copy(),
+                "t": optimizer["t"],
+                "samples": optimizer["samples"],
+            },
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -340,6 +353,18 @@ class Network:
         self.params[...] = params
         # Pickles from before the count was kept: as a network never trained.
         self._training_runs = int(state.get("training_runs", 0))
+        optimizer = state.get("optimizer")
+        if optimizer is not None:
+            saved = np.asarray(optimizer["state"], dtype=self.dtype)
+            if saved.size % max(params.size, 1):
+                raise ValueError("the pickled optimiser state does not match the parameters")
+            self._optimizer = {
+                "code": int(optimizer["code"]),
+                "grad": np.zeros_like(self.params),
+                "state": saved.copy(),
+                "t": int(optimizer["t"]),
+                "samples": int(optimizer["samples"]),
+            }
 
     def save(self, path: Any, history: Any = None, metadata: dict[str, Any] | None = None) -> None:
         """Write the network to ``path`` in fastbp's safe model format (see :mod:`fastbp.io`)."""
