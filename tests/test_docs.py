@@ -21,11 +21,15 @@ MODULES = [
     "fastbp.threads",
     "fastbp.export",
     "fastbp.onnx",
+    "fastbp.dask",
 ]
+NEEDS = {"fastbp.dask": "dask.array"}
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name], reason=f"{name} needs {NEEDS[name]} (an extra)")
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0

@@ -114,7 +114,7 @@ def engine_x(X: Inputs) -> tuple[np.ndarray, dict[str, Any]]:
     return X, {}
 
 
-def input_columns(X: Inputs) -> int:
+def input_columns(X: Any) -> int:
     """What a training batch buffer needs per row: X's width, or 0 for a sparse X
     (the engine reads sparse batches in place)."""
     return 0 if isinstance(X, SparseRows) else X.shape[1]

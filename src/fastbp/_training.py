@@ -35,6 +35,7 @@ import numpy as np
 from fastbp import _engine
 from fastbp._progress import Display, Stall, progress_bar
 from fastbp._sparse import Inputs, SparseRows, engine_x, input_columns, inputs_finite
+from fastbp._stream import Stream
 from fastbp._validation import (
     check_bool,
     check_bytes,
@@ -199,7 +200,7 @@ class Settings:
 
 
 def check_settings(
-    net: Network, X: Inputs, *, epochs: Any, batch_size: Any, learning_rate: Any,
+    net: Network, X: Inputs | Stream, *, epochs: Any, batch_size: Any, learning_rate: Any,
     shuffle: Any, seed: Any, train_biases: Any, optimizer: Any, momentum: Any, nesterov: Any,
     beta_1: Any, beta_2: Any, epsilon: Any, alpha: Any, schedule: Any, power_t: Any,
     sample_weight: Any, validation_data: Any, score: Score | None, early_stopping: Any, tol: Any,
@@ -242,11 +243,17 @@ def check_settings(
             f"got batch_size={batch}"
         )
     sw = None if sample_weight is None else check_sample_weight(sample_weight, n, net.dtype)
+    if isinstance(X, Stream) and (engine_optimizer.full_batch or not engine_optimizer.in_engine):
+        raise ValueError(
+            f"optimizer={engine_optimizer.name!r} needs the gradient of all the data at once, "
+            "which a memmap, Dask or Zarr array streamed by chunks does not give; train it "
+            "with 'sgd' or 'adam', or over a Dask cluster with fastbp.dask.train"
+        )
     if engine_optimizer.in_engine:
         engine_checks_inputs = _check_inputs(net, X, batch, sw)
     else:  # the loss-and-gradient call does not look for NaN: check X now
         engine_checks_inputs = False
-        if not inputs_finite(X):
+        if not isinstance(X, Stream) and not inputs_finite(X):
             raise_not_finite("X")
     validation = None if validation_data is None else _validation(net, validation_data)
     early_stopping = check_bool(early_stopping, "early_stopping")
@@ -308,7 +315,7 @@ def _is_inf(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and value == math.inf
 
 
-def _check_inputs(net: Network, X: Inputs, batch: int, sw: np.ndarray | None) -> bool:
+def _check_inputs(net: Network, X: Inputs | Stream, batch: int, sw: np.ndarray | None) -> bool:
     """Check X for NaN and infinity now, unless the engine will while training;
     return whether it will.
 
@@ -317,6 +324,8 @@ def _check_inputs(net: Network, X: Inputs, batch: int, sw: np.ndarray | None) ->
     products see every NaN and infinity, it checks X while training: every
     row passes through them, unless a batch of zero weight is skipped.
     """
+    if isinstance(X, Stream):
+        return False  # each chunk is checked as it is loaded
     engine_checks = (
         not isinstance(X, SparseRows)  # a sparse X is checked here: a pass over its values
         and _engine.checks_inputs(net._layout, net.dtype.itemsize, batch, X.shape[0])
@@ -481,18 +490,22 @@ def _truth(result: Any) -> bool:
 class EpochRun:
     """One training call of an optimiser that the engine runs epoch by epoch."""
 
+    X: Any  # the checked inputs (Inputs), or a Stream of them for StreamRun
+
     def __init__(
         self,
         net: Network,
-        X: Inputs,
-        Y: np.ndarray,
+        X: Inputs | Stream,
+        Y: Any,
         settings: Settings,
         display: Display | None = None,
     ) -> None:
         self.net, self.X, self.Y, self.settings = net, X, Y, settings
         n = X.shape[0]
         self.shuffle_state = 0  # set under the network's lock (see _shuffle_seed)
-        self.order = np.arange(n, dtype=np.int64) if settings.shuffle else np.empty(0, np.int64)
+        # the sample order to shuffle; a stream shuffles each chunk's on its own
+        whole = settings.shuffle and not isinstance(X, Stream)
+        self.order = np.arange(n, dtype=np.int64) if whole else np.empty(0, np.int64)
         sw = settings.sample_weight
         self.total_weight = n if sw is None else float(sw.sum(dtype=np.float64))
         self.history = History()
@@ -552,7 +565,7 @@ class EpochRun:
         happens between)."""
         settings, state = self.settings, self.optimizer_state
         rate = self.rules.start_epoch(state["samples"])
-        chunk = 1 if settings.per_epoch else min(settings.epochs - self.epoch, EPOCH_CHUNK)
+        chunk = self._epochs_per_call()
         losses = np.zeros(chunk)
         start = time.perf_counter()
         done = self._train_epochs(losses, rate)
@@ -575,21 +588,42 @@ class EpochRun:
             )
         self.epoch += done
 
+    def _epochs_per_call(self) -> int:
+        """Epochs the next engine call trains: 1 when anything happens between them."""
+        if self.settings.per_epoch:
+            return 1
+        return min(self.settings.epochs - self.epoch, EPOCH_CHUNK)
+
     def _train_epochs(self, losses: np.ndarray, rate: float) -> int:
         """The engine's ``train_epochs`` for ``len(losses)`` epochs; the number it finished."""
+        return self._engine_epochs(
+            self.X, self.Y, self.order, self.settings.sample_weight, losses, rate, self.epoch
+        )
+
+    def _engine_epochs(
+        self,
+        X: Inputs,
+        Y: np.ndarray,
+        order: np.ndarray,
+        sw: np.ndarray | None,
+        losses: np.ndarray,
+        rate: float,
+        epoch0: int,
+    ) -> int:
+        """``len(losses)`` epochs over X, Y in the engine; the number it finished."""
         net, settings, buffers, state = self.net, self.settings, self.buffers, self.optimizer_state
-        x, options = engine_x(self.X)
+        x, options = engine_x(X)
         if settings.dropout is not None:
             options.update(dropout=settings.dropout, dropout_state=self.dropout_state,
                            masks=self.masks)  # fmt: skip
         done, self.shuffle_state, state["t"], self.dropout_state = _engine.train_epochs(
-            net._layout, net.params, x, self.Y, self.order, settings.shuffle,
+            net._layout, net.params, x, Y, order, settings.shuffle,
             self.shuffle_state, settings.batch, buffers["acts"], buffers["deltas"],
             buffers["xb"], buffers["yb"], buffers["backup"], losses, rate, settings.train_biases,
             optimizer=settings.optimizer.code, l2=settings.alpha, momentum=settings.momentum,
             nesterov=settings.nesterov, beta_1=settings.beta_1, beta_2=settings.beta_2,
             epsilon=settings.epsilon, t=state["t"], grad=state["grad"], opt_state=state["state"],
-            sw=settings.sample_weight, swb=buffers["swb"], epoch0=self.epoch,
+            sw=sw, swb=buffers["swb"], epoch0=epoch0,
             check_inputs=settings.engine_checks_inputs, **options,
         )  # fmt: skip
         return int(done)
@@ -619,8 +653,64 @@ class EpochRun:
 
 
 def run_class(settings: Settings) -> type[EpochRun] | type[LbfgsRun]:
-    """The run that trains with ``settings``' optimiser."""
+    """The run that trains with ``settings``' optimiser (on data in memory)."""
     return EpochRun if settings.optimizer.in_engine else LbfgsRun
+
+
+class StreamRun(EpochRun):
+    """An :class:`EpochRun` over a :class:`~fastbp._stream.Stream`: each epoch loads
+    the chunks one at a time, in an order reshuffled every epoch, and trains one
+    engine pass over each, its rows shuffled within it."""
+
+    def _begin(self) -> None:
+        super()._begin()
+        net = self.net
+        # bad data in a later chunk leaves the network as this call found it
+        self.saved_optimizer = {
+            key: (np.copy(v) if key == "state" else v) for key, v in net._optimizer.items()
+        }
+        self.passes = 0  # engine calls, for the slots of its backup buffer
+
+    def _epochs_per_call(self) -> int:
+        return 1  # an epoch is a pass over every chunk
+
+    def _train_epochs(self, losses: np.ndarray, rate: float) -> int:
+        stream, sw = self.X, self.settings.sample_weight
+        visits = np.arange(len(stream.bounds), dtype=np.int64)
+        if self.settings.shuffle:
+            self.shuffle_state = _engine.shuffle_order(visits, self.shuffle_state)
+        self.epoch_start = self.net.params.copy()
+        total = 0.0
+        one = np.zeros(1)
+        for chunk in visits.tolist():
+            try:
+                X, Y = stream.load(chunk)
+            except (ValueError, TypeError):
+                self.net.params[...] = self.initial
+                self.net._optimizer = self.saved_optimizer or {}
+                raise
+            start, stop = stream.bounds[chunk]
+            order = np.arange(stop - start, dtype=np.int64)
+            part = None if sw is None else sw[start:stop]
+            if part is not None and not part.any():
+                continue  # a chunk of zero weight teaches nothing
+            done = self._engine_epochs(X, Y, order, part, one, rate, self.passes)
+            self.passes += 1
+            if done < 1:
+                return 0
+            total += float(one[0])
+        losses[0] = total
+        return 1
+
+    def _restore_on_bad_input(self) -> None:
+        return None  # every chunk is checked as it is loaded
+
+    def _roll_back_overflow(self, done: int, chunk: int) -> int:
+        params = self.net.params
+        if _engine.all_finite(params.reshape(1, -1)):
+            return done
+        params[...] = self.epoch_start
+        return 0
 
 
 class LbfgsRun:

@@ -19,7 +19,8 @@ import numpy as np
 from fastbp import _engine
 from fastbp._progress import Display
 from fastbp._sparse import Inputs, as_sparse_rows, engine_x, is_sparse
-from fastbp._training import History, check_settings, run_class
+from fastbp._stream import Stream, is_stream
+from fastbp._training import History, StreamRun, check_settings, run_class
 from fastbp._validation import (
     as_matrix,
     check_bytes,
@@ -730,6 +731,10 @@ class Network:
         """:meth:`train` with every keyword argument after Y given in ``options``
         (no defaults), showing its epochs on ``display`` (with ``verbose=True``)
         instead of the display ``verbose`` picks."""
+        if is_stream(X):
+            stream = Stream(self, X, Y)
+            settings = check_settings(self, stream, **options)
+            return StreamRun(self, stream, Y, settings, display).run()
         X, Y = self._data(X, Y, check_x=False)
         settings = check_settings(self, X, **options)
         return run_class(settings)(self, X, Y, settings, display).run()

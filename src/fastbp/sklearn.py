@@ -34,6 +34,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from fastbp._progress import Display, Stall
+from fastbp._stream import is_stream, read_rows, row_bounds
 from fastbp._training import DivergenceError, History, check_dropout
 from fastbp._validation import (
     check_bool,
@@ -563,6 +564,8 @@ class _BaseBP(BaseEstimator):
         warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     def _partial_fit(self, X: Any, y: Any, sample_weight: Any, classes: Any) -> _BaseBP:
+        if is_stream(X):
+            return self._partial_fit_stream(X, y, sample_weight, classes)
         hidden = self._check_params()
         if self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True; use fit")
@@ -575,6 +578,30 @@ class _BaseBP(BaseEstimator):
         if first:
             self._start(X, Y, hidden)
         self._train(X, Y, y, sw, 1, stopping=False)
+        return self
+
+    def _partial_fit_stream(self, X: Any, y: Any, sample_weight: Any, classes: Any) -> _BaseBP:
+        """One epoch over a memmap, Dask or Zarr X too large for memory: its chunks of
+        rows in order, each read, checked and trained on (shuffled within itself)
+        in turn.  It counts as one iteration, whose loss is the chunks' mean."""
+        if getattr(X, "ndim", None) != 2:
+            raise ValueError(f"X must be 2-D; got shape {getattr(X, 'shape', None)}")
+        n = int(X.shape[0])
+        if getattr(y, "shape", (n,))[0] != n:
+            raise ValueError(f"X has {n} samples but y has {y.shape[0]}")
+        weights = None if sample_weight is None else sample_weight_values(sample_weight, n)
+        iterations = getattr(self, "n_iter_", 0)
+        losses = []
+        for start, stop in row_bounds(X, n, X.dtype.itemsize * int(X.shape[1])):
+            part = None if weights is None else weights[start:stop]
+            self._partial_fit(read_rows(X, start, stop), read_rows(y, start, stop), part, classes)
+            losses.append((self.loss_, stop - start))
+        # one call, one epoch: the chunks' losses become one entry
+        del self.loss_curve_[len(self.loss_curve_) - len(losses) :]
+        self.loss_ = float(sum(loss * rows for loss, rows in losses) / n)
+        self.loss_curve_.append(self.loss_)
+        self.n_iter_ = iterations + 1
+        self.best_loss_ = min(self.loss_curve_)
         return self
 
     def _outputs(self, X: Any) -> np.ndarray:
