@@ -226,3 +226,40 @@ def test_dask_ml_hyperband_search_over_partial_fit(client):
     assert search.best_params_["alpha"] in grid["alpha"]
     assert search.best_score_ > 0.8
     assert isinstance(search.best_estimator_, fb.BPClassifier)
+
+
+def test_sample_weights_are_relative_as_in_network_train():
+    X, Y, _ = problem(n=300)
+    for optimizer in ("lbfgs", "rprop"):
+        single, spread = fb.Network([8, 4, 1], seed=0), fb.Network([8, 4, 1], seed=0)
+        huge = np.full(300, 1e307)
+        single.train(X, Y, epochs=5, batch_size=None, optimizer=optimizer, sample_weight=huge)
+        with dask.config.set(scheduler="threads"):
+            fbd.train(spread, da.from_array(X, chunks=100), Y, optimizer=optimizer, max_iter=5,
+                      sample_weight=huge)  # fmt: skip
+        np.testing.assert_allclose(spread.params, single.params, atol=1e-10)
+        assert not np.array_equal(spread.params, fb.Network([8, 4, 1], seed=0).params)
+
+
+def test_rprop_that_diverges_keeps_the_last_finite_parameters():
+    X, Y = np.full((4, 1), 100.0), np.full((4, 1), 1e305)
+    net = fb.Network([1, 1], output_activation="exp", loss="poisson", weights=[[[7.0]]],
+                     biases=[[0.0]])  # fmt: skip
+    with dask.config.set(scheduler="threads"):
+        with pytest.raises(fb.DivergenceError):
+            fbd.train(net, da.from_array(X, chunks=2), Y, optimizer="rprop", max_iter=5)
+    assert np.isfinite(net.loss(X, Y))
+
+
+def test_empty_and_unknown_chunks_and_short_targets():
+    X, Y, _ = problem(n=120)
+    net = fb.Network([8, 3, 1], seed=0)
+    with dask.config.set(scheduler="threads"):
+        uneven = da.from_array(X, chunks=((0, 60, 60), (8,)))
+        fbd.train(net, uneven, Y, max_iter=2)  # the empty chunk is skipped
+        with pytest.raises(ValueError, match="Y has shape"):
+            fbd.train(net, da.from_array(X, chunks=60), Y[:100], max_iter=2)
+        unknown = da.from_array(X, chunks=60)
+        unknown = unknown[unknown[:, 0] > -10]
+        with pytest.raises(ValueError, match="compute_chunk_sizes"):
+            fbd.train(net, unknown, Y, max_iter=2)

@@ -148,3 +148,11 @@ def test_estimators_train_with_dropout_and_predict_without():
     np.testing.assert_array_equal(dropped.predict_proba(X), dropped.predict_proba(X))
     with pytest.raises(ValueError, match="L-BFGS needs the same"):
         fb.BPRegressor(dropout=0.2, solver="lbfgs").fit(X, y)
+
+
+def test_a_zero_dimensional_array_is_one_rate():
+    X, Y = problem(SIZES, "sigmoid", "squared_error", n=8, seed=0)
+    a, b = fb.Network(SIZES, seed=0), fb.Network(SIZES, seed=0)
+    a.train(X, Y, epochs=1, seed=1, dropout=np.array(0.2))
+    b.train(X, Y, epochs=1, seed=1, dropout=0.2)
+    np.testing.assert_array_equal(a.params, b.params)

@@ -215,3 +215,12 @@ def test_partial_fit_and_early_stopping_take_sparse_x():
         stopped = fb.BPClassifier(hidden_layer_sizes=(5,), early_stopping=True, max_iter=5,
                                   random_state=0).fit(sp.csr_matrix(X), y)  # fmt: skip
     assert len(stopped.validation_scores_) == 5
+
+
+def test_sparse_inputs_that_overflow_get_the_overflow_message():
+    net = fb.Network([3, 1], output_activation="exp", loss="poisson", weights=[[[500.0], [0], [0]]])
+    with pytest.raises(ValueError, match="overflowed to infinity"):
+        net.loss(sp.csr_matrix([[2.0, 0, 0], [0, 1, 0]]), np.ones((2, 1)))
+    biased = fb.Network([3, 1], output_activation="exp", loss="poisson", biases=[[1000.0]])
+    with pytest.raises(ValueError, match="overflowed to infinity"):
+        biased.predict(sp.csr_matrix((2, 3)))

@@ -167,3 +167,67 @@ def test_partial_fit_over_a_stream_is_one_epoch_of_its_chunks(small_chunks, tmp_
     np.testing.assert_array_equal(streamed.network_.params, by_hand.network_.params)
     assert streamed.n_iter_ == 1 and len(streamed.loss_curve_) == 1
     assert streamed.loss_ == pytest.approx(np.mean(by_hand.loss_curve_))
+
+
+@pytest.mark.parametrize("kind", ["memmap", "dask"])
+def test_y_may_be_one_dimensional_or_a_list(small_chunks, tmp_path, kind):
+    X, Y = data()
+    results = []
+    for targets in (Y, Y[:, 0], Y[:, 0].tolist()):
+        net = fb.Network([COLS, 4, 1], seed=0)
+        net.train(source(tmp_path, X, kind), targets, epochs=2, batch_size=10, shuffle=False)
+        results.append(net.params)
+    for params in results[1:]:
+        np.testing.assert_array_equal(params, results[0])
+
+
+def test_a_copy_on_write_memmap_is_read_with_its_changes(small_chunks, tmp_path):
+    X, Y = data()
+    path = tmp_path / "x.dat"
+    memmap_of(tmp_path, X)
+    changed = np.memmap(path, dtype=X.dtype, mode="c", shape=X.shape)
+    changed[:] = 0.0  # in this process only, not in the file
+    streamed, in_memory = fb.Network([COLS, 4, 1], seed=0), fb.Network([COLS, 4, 1], seed=0)
+    streamed.train(changed, Y, epochs=1, batch_size=10, shuffle=False)
+    in_memory.train(np.zeros_like(X), Y, epochs=1, batch_size=10, shuffle=False)
+    np.testing.assert_array_equal(streamed.params, in_memory.params)
+
+
+def test_a_bad_chunk_keeps_the_optimiser_state_of_the_call_before(small_chunks, tmp_path):
+    X, Y = data()
+    net = fb.Network([COLS, 4, 1], seed=0)
+    net.train(X, Y, epochs=1, optimizer="adam", learning_rate=0.01)
+    state = net._optimizer["state"].copy()
+    X[700, 0] = np.inf
+    with pytest.raises(ValueError, match="rows 700 to 799"):
+        net.train(memmap_of(tmp_path, X), Y, optimizer="sgd", momentum=0.9, shuffle=False)
+    assert net._optimizer["code"] == fb.optimizers.OPTIMIZERS["adam"].code
+    np.testing.assert_array_equal(net._optimizer["state"], state)
+
+
+def test_batches_never_span_chunks_so_their_buffers_stay_a_chunk(small_chunks, tmp_path):
+    X, Y = data()
+    net = fb.Network([COLS, 4, 1], seed=0)
+    net.train(memmap_of(tmp_path, X), Y, epochs=1, batch_size=None, optimizer="adam")
+    assert net._workspace_shape[0] == CHUNK  # one batch per chunk, not all the rows
+
+
+def test_partial_fit_over_a_stream_refused_midway_leaves_the_estimator_as_it_was(
+    small_chunks, tmp_path
+):
+    X, Y = data()
+    y = Y.ravel().astype(int)
+    clf = fb.BPClassifier(hidden_layer_sizes=(5,), random_state=0)
+    clf.partial_fit(X, y, classes=[0, 1])
+    before = (clf.network_.params.copy(), clf.n_iter_, list(clf.loss_curve_))
+    X[300, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.partial_fit(memmap_of(tmp_path, X), y)
+    assert (clf.n_iter_, clf.loss_curve_) == before[1:]
+    np.testing.assert_array_equal(clf.network_.params, before[0])
+    # a chunk of zero weight is skipped, as Network.train skips it
+    X[300, 2] = 0.0
+    weights = np.ones(ROWS)
+    weights[:CHUNK] = 0.0
+    clf.partial_fit(memmap_of(tmp_path, X, "clean.dat"), y, sample_weight=weights)
+    assert clf.n_iter_ == 2

@@ -3,7 +3,8 @@ read one chunk of rows at a time.
 
 Shuffling is two-level: each epoch visits the chunks in a new random order
 (from the run's shuffle seed) and the engine shuffles the rows within each
-chunk; a batch never spans two chunks.  Only one chunk of X and Y is in memory
+chunk; a batch never spans two chunks, so batches are at most a chunk
+(``batch_size=None`` trains one batch per chunk).  Only one chunk of X and Y is in memory
 at a time (for a memmap, read with ``readinto`` from its file, so that the
 mapping's pages never enter the process's resident set), whatever the size of
 the data.  Chunks are a Dask or Zarr array's own; a memmap's are about
@@ -55,12 +56,15 @@ def row_bounds(X: Any, n: int, row_bytes: int) -> list[tuple[int, int]]:
 
 def read_rows(X: Any, start: int, stop: int) -> np.ndarray:
     """Rows start..stop of X as an in-memory array."""
-    if isinstance(X, np.memmap) and isinstance(X.base, mmap.mmap) and X.flags.c_contiguous:
+    # A read-only memmap is read from its file, so that its pages never enter the
+    # resident set; a writable or copy-on-write one may hold changes the file has not.
+    direct = isinstance(X, np.memmap) and getattr(X, "mode", None) == "r"
+    if direct and isinstance(X.base, mmap.mmap) and X.flags.c_contiguous:
         rows = np.empty((stop - start, *X.shape[1:]), dtype=X.dtype)
         row_bytes = X.dtype.itemsize * int(np.prod(X.shape[1:], dtype=np.int64))
         with open(X.filename, "rb", buffering=0) as f:
             f.seek(X.offset + start * row_bytes)
-            view = memoryview(rows).cast("B")
+            view = rows.data.cast("B")
             done = 0
             while done < view.nbytes:
                 read = f.readinto(view[done:])
@@ -82,6 +86,10 @@ class Stream:
                 f"X must be 2-D with shape (n_samples, n_features); got shape "
                 f"{getattr(X, 'shape', None)}"
             )
+        chunks = getattr(X, "chunks", None)
+        if isinstance(chunks, tuple) and chunks and isinstance(chunks[0], tuple):
+            if any(size != size for size in chunks[0]):  # NaN: Dask does not know them
+                raise ValueError("X has chunks of unknown size; call X.compute_chunk_sizes() first")
         n, n_in = (int(v) for v in X.shape)
         if n_in != net.n_inputs:
             raise ValueError(
@@ -104,6 +112,7 @@ class Stream:
         self.net, self.X, self.Y = net, X, Y
         self.shape = (n, n_in)
         self.bounds = row_bounds(X, n, net.dtype.itemsize * n_in)
+        self.largest_chunk = max(stop - start for start, stop in self.bounds)
 
     def load(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ``chunk``'s X and Y, in the network's dtype, checked."""

@@ -217,6 +217,8 @@ def check_settings(
     n = X.shape[0]
     epochs = check_int(epochs, "epochs", 1)
     batch = n if batch_size is None else min(check_int(batch_size, "batch_size", 1), n)
+    if isinstance(X, Stream):  # a batch never spans two chunks
+        batch = min(batch, X.largest_chunk)
     learning_rate = check_learning_rate(learning_rate)
     if learning_rate > float(np.finfo(net.dtype).max):
         raise ValueError(f"learning_rate {learning_rate} is too large for {net.dtype.name}")
@@ -237,18 +239,18 @@ def check_settings(
             "dropout makes each evaluation of the loss random, and L-BFGS needs the same "
             "loss every time; train with dropout using 'sgd', 'adam' or 'rprop'"
         )
-    if engine_optimizer.full_batch and batch < n:
-        raise ValueError(
-            f"optimizer={engine_optimizer.name!r} needs full batches (batch_size=None); "
-            f"got batch_size={batch}"
-        )
-    sw = None if sample_weight is None else check_sample_weight(sample_weight, n, net.dtype)
     if isinstance(X, Stream) and (engine_optimizer.full_batch or not engine_optimizer.in_engine):
         raise ValueError(
             f"optimizer={engine_optimizer.name!r} needs the gradient of all the data at once, "
             "which a memmap, Dask or Zarr array streamed by chunks does not give; train it "
             "with 'sgd' or 'adam', or over a Dask cluster with fastbp.dask.train"
         )
+    if engine_optimizer.full_batch and batch < n:
+        raise ValueError(
+            f"optimizer={engine_optimizer.name!r} needs full batches (batch_size=None); "
+            f"got batch_size={batch}"
+        )
+    sw = None if sample_weight is None else check_sample_weight(sample_weight, n, net.dtype)
     if engine_optimizer.in_engine:
         engine_checks_inputs = _check_inputs(net, X, batch, sw)
     else:  # the loss-and-gradient call does not look for NaN: check X now
@@ -292,6 +294,8 @@ def check_dropout(dropout: Any, n_hidden: int) -> np.ndarray | None:
     hidden layer, or a sequence of one rate per hidden layer, each in [0, 1)."""
     if dropout is None:
         return None
+    if isinstance(dropout, np.ndarray) and dropout.ndim == 0:
+        dropout = dropout.item()
     single = isinstance(dropout, (numbers.Real, np.floating)) and not isinstance(dropout, bool)
     if single and n_hidden == 0 and dropout != 0:
         raise ValueError(f"dropout={dropout}: a network without hidden layers has no unit to drop")
@@ -536,7 +540,7 @@ class EpochRun:
         net, settings = self.net, self.settings
         self.shuffle_state = self._shuffle_seed()
         self.dropout_state = self.shuffle_state ^ DROPOUT_SALT
-        self.buffers = net._training_buffers(settings.batch, input_columns(self.X), self.Y.shape[1])
+        self.buffers = net._training_buffers(settings.batch, input_columns(self.X), net.n_outputs)
         self.masks = None if settings.dropout is None else np.empty_like(self.buffers["acts"])
         self.initial = net.params.copy()
         # What must be as it was if the engine finds NaN in X (the gradient
@@ -663,12 +667,13 @@ class StreamRun(EpochRun):
     engine pass over each, its rows shuffled within it."""
 
     def _begin(self) -> None:
-        super()._begin()
-        net = self.net
-        # bad data in a later chunk leaves the network as this call found it
-        self.saved_optimizer = {
-            key: (np.copy(v) if key == "state" else v) for key, v in net._optimizer.items()
+        # bad data in a later chunk leaves the network as this call found it,
+        # the optimiser's state included (kept before this call replaces it)
+        saved = {
+            key: (np.copy(v) if key == "state" else v) for key, v in self.net._optimizer.items()
         }
+        super()._begin()
+        self.saved_optimizer = saved
         self.passes = 0  # engine calls, for the slots of its backup buffer
 
     def _epochs_per_call(self) -> int:
@@ -685,7 +690,7 @@ class StreamRun(EpochRun):
         for chunk in visits.tolist():
             try:
                 X, Y = stream.load(chunk)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OSError):
                 self.net.params[...] = self.initial
                 self.net._optimizer = self.saved_optimizer or {}
                 raise
@@ -695,6 +700,7 @@ class StreamRun(EpochRun):
             if part is not None and not part.any():
                 continue  # a chunk of zero weight teaches nothing
             done = self._engine_epochs(X, Y, order, part, one, rate, self.passes)
+            X = Y = None  # one chunk in memory at a time
             self.passes += 1
             if done < 1:
                 return 0

@@ -49,6 +49,7 @@ from fastbp._validation import (
     check_nonnegative,
     check_targets,
     raise_not_finite,
+    relative_weights,
 )
 from fastbp.network import Network, check_network, layer_views
 from fastbp.optimizers import LBFGS_MAX_FUN, OPTIMIZERS
@@ -57,16 +58,20 @@ SOLVERS = ("lbfgs", "rprop")
 
 
 def _chunk_sums(
-    spec: dict[str, Any], params: np.ndarray, x: np.ndarray, y: np.ndarray, w: Any
+    spec: dict[str, Any], params: np.ndarray, scale: float, x: np.ndarray, y: np.ndarray, w: Any
 ) -> tuple[float, np.ndarray]:
-    """On a worker: the summed (weighted) loss of one chunk and its summed gradient."""
+    """On a worker: the summed (weighted) loss of one chunk and its summed gradient,
+    the weights made relative (times ``scale``, 1 / the largest) in float64 first,
+    as ``Network.train`` makes them."""
     net = Network(**spec)
     inputs = net._inputs(x, check_finite=False)
     n = inputs.shape[0]
     targets = np.ascontiguousarray(y, dtype=net.dtype).reshape(n, -1)
     rows = min(n, net._chunk_rows)
     grad = np.empty_like(params)
-    sw = None if w is None else np.ascontiguousarray(w, dtype=net.dtype)
+    sw = None
+    if w is not None:
+        sw = np.ascontiguousarray(np.asarray(w, dtype=np.float64) * scale, dtype=net.dtype)
     data, options = engine_x(inputs)
     total = _engine.gradient_into(
         net._layout, params, data, targets, grad, net._buffer(rows), net._buffer(rows), rows,
@@ -79,26 +84,34 @@ def _chunk_sums(
 
 def _chunk_check(
     spec: dict[str, Any], x: np.ndarray, y: np.ndarray, w: Any
-) -> tuple[bool, str | None, float]:
+) -> tuple[bool, str | None, float, float]:
     """On a worker: whether a chunk's inputs are finite, what is wrong with its
-    targets (or None), and its largest sample weight (0 without weights)."""
+    targets (or None), and its largest and smallest positive sample weights
+    (0 and inf without weights)."""
     net = Network(**spec)
-    finite = bool(_engine.all_finite(np.ascontiguousarray(x, dtype=net.dtype).reshape(1, -1)))
+    raw = np.asarray(x)
+    finite = bool(np.isfinite(raw).all()) if raw.dtype.kind == "f" else True
     problem = None
+    with np.errstate(over="ignore"):
+        cast = np.ascontiguousarray(raw, dtype=net.dtype)
+    if finite and not _engine.all_finite(cast.reshape(1, -1)):
+        problem = f"X has values too large for {net.dtype.name}"
     try:
         Y = np.ascontiguousarray(y, dtype=net.dtype).reshape(len(x), -1)
         if not _engine.all_finite(Y.reshape(1, -1)):
             raise_not_finite("Y")
         check_targets(Y, net.output_activation, net.loss_name)
     except ValueError as exc:
-        problem = str(exc)
-    largest = 0.0
+        problem = problem or str(exc)
+    largest, smallest = 0.0, np.inf
     if w is not None:
         w = np.asarray(w, dtype=np.float64)
         if not np.isfinite(w).all() or (w < 0).any():
             problem = "sample_weight must hold finite numbers >= 0"
         largest = float(w.max()) if w.size else 0.0
-    return finite, problem, largest
+        positive = w[w > 0]
+        smallest = float(positive.min()) if positive.size else np.inf
+    return finite, problem, largest, smallest
 
 
 class _Chunks:
@@ -114,8 +127,14 @@ class _Chunks:
             raise ValueError(
                 f"X has shape {X.shape}; the network expects (n_samples, {net.n_inputs})"
             )
+        if any(math.isnan(c) for c in X.chunks[0]):
+            raise ValueError("X has chunks of unknown size; call X.compute_chunk_sizes() first")
         if not isinstance(Y, da.Array):
             Y = np.asarray(Y)
+            if Y.ndim not in (1, 2) or Y.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"Y has shape {Y.shape}; expected ({X.shape[0]}, {net.n_outputs}) to match X"
+                )
             Y = da.from_array(Y, chunks=(X.chunks[0],) + ((Y.shape[1],) if Y.ndim == 2 else ()))
         if Y.ndim == 1:
             Y = Y[:, None]
@@ -123,8 +142,8 @@ class _Chunks:
             raise ValueError(
                 f"Y has shape {Y.shape}; expected ({X.shape[0]}, {net.n_outputs}) to match X"
             )
-        if X.shape[0] == 0 or any(math.isnan(c) for c in X.chunks[0]):
-            raise ValueError("X needs a known, positive number of rows in known chunks")
+        if X.shape[0] == 0:
+            raise ValueError(f"X has no samples (shape {X.shape}); at least one is needed")
         # one chunk across the columns, the rows chunked as X's
         X = X.rechunk({1: -1})
         Y = Y.rechunk((X.chunks[0], -1))
@@ -149,7 +168,8 @@ class _Chunks:
             if self.W is None
             else self.W.to_delayed(optimize_graph=False).ravel().tolist()
         )
-        self.parts = list(zip(xs, ys, ws))
+        # empty chunks hold nothing to sum
+        self.parts = [part for part, rows in zip(zip(xs, ys, ws), X.chunks[0]) if rows]
         self.n = int(X.shape[0])
 
     def compute(self, function: Any, *args: Any) -> list[Any]:
@@ -179,8 +199,8 @@ class _Objective:
         if chunks.W is None:
             self.weight_sum = float(chunks.n)
         else:
-            (total,) = dask.compute(chunks.W.sum(dtype=np.float64))
-            self.weight_sum = float(total) * scale
+            (total,) = dask.compute((chunks.W.astype(np.float64) * scale).sum())
+            self.weight_sum = float(total)
         if not self.weight_sum > 0:
             raise ValueError(
                 "sample_weight sums to zero; at least one sample needs a positive weight"
@@ -192,15 +212,12 @@ class _Objective:
         import dask
 
         shared = dask.delayed(params, pure=True)  # one copy per evaluation, sent once
-        parts = self.chunks.compute(_chunk_sums, self.spec, shared)
+        parts = self.chunks.compute(_chunk_sums, self.spec, shared, self.scale)
         total = 0.0
         grad[...] = 0.0
         for loss, part in parts:  # in chunk order: the same sums every time
             total += loss
             grad += part
-        if self.scale != 1.0:  # the relative weights: every term times 1 / the largest
-            total *= self.scale
-            grad *= self.scale
         if self.alpha > 0:
             weights = params[self.is_weight].astype(np.float64)
             total += 0.5 * self.alpha * float(weights @ weights)
@@ -240,15 +257,18 @@ def _rprop(net: Network, objective: _Objective, settings: Settings, n: int) -> H
     try:
         with net._lock:
             net._training_runs += 1
+            previous = net.params.copy()  # the parameters of the last finite loss
             for epoch in range(settings.epochs):
                 start = time.perf_counter()
                 total = objective(net.params, grad)
                 if not (math.isfinite(total) and np.isfinite(grad).all()):
+                    net.params[...] = previous
                     raise DivergenceError(
                         f"training diverged in epoch {epoch + 1}: the loss or its gradient "
                         "became infinite or NaN; the network keeps the last parameters that "
                         "gave a finite loss"
                     )
+                previous[...] = net.params
                 _engine.rprop_step(net.params, grad, state["state"])
                 state["t"] += 1
                 state["samples"] += n
@@ -320,18 +340,20 @@ def train(
     chunks = _Chunks(net, X, Y, sample_weight)
     spec = net.architecture.to_dict()
     checks = chunks.compute(_chunk_check, spec)
-    if not all(finite for finite, _, _ in checks):
+    if not all(finite for finite, _, _, _ in checks):
         raise_not_finite("X")
-    problems = [problem for _, problem, _ in checks if problem is not None]
+    problems = [problem for _, problem, _, _ in checks if problem is not None]
     if problems:
         raise ValueError(problems[0])
-    largest = max(largest for _, _, largest in checks)
     scale = 1.0
     if chunks.W is not None:
+        largest = max(largest for _, _, largest, _ in checks)
         if largest == 0.0:
             raise ValueError(
                 "sample_weight sums to zero; at least one sample needs a positive weight"
             )
+        smallest = min(smallest for _, _, _, smallest in checks)
+        relative_weights(np.array([largest, smallest]), net.dtype)  # representable, or refused
         scale = 1.0 / largest
     objective = _Objective(net, chunks, alpha, train_biases, scale)
     settings = Settings(

@@ -18,7 +18,7 @@ import numpy as np
 
 from fastbp import _engine
 from fastbp._progress import Display
-from fastbp._sparse import Inputs, as_sparse_rows, engine_x, is_sparse
+from fastbp._sparse import Inputs, SparseRows, as_sparse_rows, engine_x, is_sparse
 from fastbp._stream import Stream, is_stream
 from fastbp._training import History, StreamRun, check_settings, run_class
 from fastbp._validation import (
@@ -44,8 +44,10 @@ CHUNK_ROWS = 1024
 CHUNK_BYTES = 2**26
 
 
-def _overflow(what: str, *arrays: np.ndarray) -> ValueError:
-    largest = max(float(np.max(np.abs(a))) for a in arrays)
+def _overflow(what: str, *arrays: Any) -> ValueError:
+    """The error of finite inputs (arrays, or the values of sparse ones) that overflow."""
+    values = [a.values if isinstance(a, SparseRows) else np.asarray(a) for a in arrays]
+    largest = max((float(np.max(np.abs(v))) for v in values if v.size), default=0.0)
     return ValueError(
         f"{what} overflowed to infinity or NaN although every input is finite: values of "
         f"magnitude up to {largest:.3g} are too large for this network's parameters in its "

@@ -16,6 +16,7 @@ array(['yes'], dtype='<U3')
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 from collections.abc import Callable
@@ -527,7 +528,7 @@ class _BaseBP(BaseEstimator):
         X, y = self._validate(X, y, reset=not warm)
         if warm:
             self._check_warm_targets(y)
-        Y = self._encode(y, fitting=not warm).astype(X.dtype, copy=False)
+        Y = self._encode(y, fitting=not warm)
         sw = self._sample_weight(y, sample_weight, X.shape[0])
         if warm:
             self.n_iter_ = 0
@@ -573,7 +574,7 @@ class _BaseBP(BaseEstimator):
         if not first:
             self._check_unchanged(hidden, "partial_fit")
         X, y = self._validate(X, y, reset=first)
-        Y = self._encode(y, fitting=first, classes=classes).astype(X.dtype, copy=False)
+        Y = self._encode(y, fitting=first, classes=classes)
         sw = self._sample_weight(y, sample_weight, X.shape[0], partial=True)
         if first:
             self._start(X, Y, hidden)
@@ -590,12 +591,26 @@ class _BaseBP(BaseEstimator):
         if getattr(y, "shape", (n,))[0] != n:
             raise ValueError(f"X has {n} samples but y has {y.shape[0]}")
         weights = None if sample_weight is None else sample_weight_values(sample_weight, n)
+        if weights is not None and not weights.any():
+            raise ValueError(
+                "sample_weight sums to zero; at least one sample needs a positive weight"
+            )
         iterations = getattr(self, "n_iter_", 0)
+        before = copy.deepcopy(self.__dict__)  # a chunk refused later leaves it as it was
         losses = []
-        for start, stop in row_bounds(X, n, X.dtype.itemsize * int(X.shape[1])):
-            part = None if weights is None else weights[start:stop]
-            self._partial_fit(read_rows(X, start, stop), read_rows(y, start, stop), part, classes)
-            losses.append((self.loss_, stop - start))
+        try:
+            for start, stop in row_bounds(X, n, X.dtype.itemsize * int(X.shape[1])):
+                part = None if weights is None else weights[start:stop]
+                if part is not None and not part.any():
+                    continue  # a chunk of zero weight teaches nothing
+                Xc, yc = read_rows(X, start, stop), read_rows(y, start, stop)
+                self._partial_fit(Xc, yc, part, classes)
+                losses.append((self.loss_, stop - start))
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        n = sum(rows for _, rows in losses)
         # one call, one epoch: the chunks' losses become one entry
         del self.loss_curve_[len(self.loss_curve_) - len(losses) :]
         self.loss_ = float(sum(loss * rows for loss, rows in losses) / n)
