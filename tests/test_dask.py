@@ -15,7 +15,7 @@ distributed = pytest.importorskip("distributed", reason="distributed is not inst
 
 import joblib  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV  # noqa: E402
 
 import fastbp as fb  # noqa: E402
 from fastbp import dask as fbd  # noqa: E402
@@ -157,14 +157,16 @@ def test_bad_inputs_are_refused_before_training(change, error, message):
 # -- searches and ensembles ---------------------------------------------------------
 
 
-def test_grid_search_under_the_dask_joblib_backend_matches_the_local_one(client):
+@pytest.mark.parametrize("search", [GridSearchCV, RandomizedSearchCV])
+def test_searches_under_the_dask_joblib_backend_match_the_local_ones(client, search):
     X, Y, _ = problem(n=600)
     y = Y.ravel().astype(int)
     grid = {"hidden_layer_sizes": [(4,), (8,)], "alpha": [1e-4, 1e-2]}
     estimator = fb.BPClassifier(max_iter=30, random_state=0)
-    local = GridSearchCV(estimator, grid, cv=2).fit(X, y)
+    options = {"cv": 2} if search is GridSearchCV else {"cv": 2, "n_iter": 3, "random_state": 0}
+    local = search(estimator, grid, **options).fit(X, y)
     with joblib.parallel_backend("dask"):
-        spread = GridSearchCV(estimator, grid, cv=2, n_jobs=-1).fit(X, y)
+        spread = search(estimator, grid, n_jobs=-1, **options).fit(X, y)
     assert spread.best_params_ == local.best_params_
     np.testing.assert_allclose(
         spread.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]

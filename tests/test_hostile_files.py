@@ -528,6 +528,9 @@ def _save_interrupted_at(save, point):
             save()
     finally:
         sys.setprofile(None)
+    # a save holds Ctrl-C off while it opens its file: never beyond, wherever it stopped
+    if hasattr(signal, "pthread_sigmask"):
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, ())
 
 
 def _prepare(target, file, link):

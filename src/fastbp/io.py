@@ -76,6 +76,7 @@ import math
 import os
 import re
 import secrets
+import signal
 import stat
 import sys
 import zipfile
@@ -734,7 +735,25 @@ def _replace(name: str, write: Callable[[IO[bytes]], None]) -> None:
     f = None
     try:
         # Created as the umask says for a new file; given the old file's mode otherwise.
-        f = os.fdopen(os.open(temporary, _CREATE_FLAGS, 0o666 if mode is None else 0o600), "wb")
+        # Ctrl-C is held off until the file object is f: landing between the open
+        # and the assignment it would leave an open file that nothing closes.
+        mask = _signal_mask()
+        try:
+            _block_sigint()
+            f = os.fdopen(os.open(temporary, _CREATE_FLAGS, 0o666 if mode is None else 0o600), "wb")
+        finally:
+            # The mask comes back whatever lands on the way (a SIGINT held off
+            # meanwhile is delivered now), and that exception goes on.
+            landed = None
+            while True:
+                try:
+                    _set_signal_mask(mask)
+                except BaseException as exc:
+                    landed = exc
+                    continue
+                break
+            if landed is not None:
+                raise landed
         if mode is not None:
             os.chmod(temporary, mode)
         write(f)
@@ -746,6 +765,23 @@ def _replace(name: str, write: Callable[[IO[bytes]], None]) -> None:
         _discard(f, temporary)
         raise
     _fsync_directory(directory)
+
+
+def _signal_mask() -> Any:
+    """This thread's signal mask (None where the platform has none), unchanged."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, ())
+
+
+def _block_sigint() -> None:
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _set_signal_mask(mask: Any) -> None:
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _discard(f: IO[bytes] | None, temporary: str) -> None:
