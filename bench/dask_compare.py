@@ -114,7 +114,7 @@ def grid_search_seconds(workers: int) -> float:
     # eight fits of the same cost (their parameters change no sizes), so that the
     # measurement is of the backend, not of how the fits share out
     grid = {"alpha": [1e-5, 1e-4, 1e-3, 1e-2], "learning_rate_init": [1e-3, 3e-3]}
-    estimator = fb.BPClassifier(hidden_layer_sizes=(256,), max_iter=100,
+    estimator = fb.BPClassifier(hidden_layer_sizes=(256,), max_iter=300,
                                 n_iter_no_change=1000, random_state=0)  # fmt: skip
     search = GridSearchCV(estimator, grid, cv=[
         (np.arange(0, 1400), np.arange(1400, len(y)))], n_jobs=-1, refit=False)  # fmt: skip
