@@ -233,12 +233,7 @@ def check_settings(
     if n_iter_no_change is not None and not _is_inf(n_iter_no_change):
         n_iter_no_change = check_int(n_iter_no_change, "n_iter_no_change", 1)
     max_fun = check_int(max_fun, "max_fun", 1)
-    rates = check_dropout(dropout, len(net.sizes) - 2)
-    if rates is not None and not engine_optimizer.in_engine:
-        raise ValueError(
-            "dropout makes each evaluation of the loss random, and L-BFGS needs the same "
-            "loss every time; train with dropout using 'sgd', 'adam' or 'rprop'"
-        )
+    rates = check_dropout(dropout, len(net.sizes) - 2, engine_optimizer)
     if isinstance(X, Stream) and (engine_optimizer.full_batch or not engine_optimizer.in_engine):
         raise ValueError(
             f"optimizer={engine_optimizer.name!r} needs the gradient of all the data at once, "
@@ -288,10 +283,11 @@ def check_settings(
     return settings
 
 
-def check_dropout(dropout: Any, n_hidden: int) -> np.ndarray | None:
+def check_dropout(dropout: Any, n_hidden: int, optimizer: Optimizer) -> np.ndarray | None:
     """Dropout rates as the engine takes them: one per weight layer, the output's 0;
     None when no unit is ever dropped.  ``dropout`` is None, one rate for every
-    hidden layer, or a sequence of one rate per hidden layer, each in [0, 1)."""
+    hidden layer, or a sequence of one rate per hidden layer, each in [0, 1); an
+    optimiser outside the engine (L-BFGS) refuses any that drops a unit."""
     if dropout is None:
         return None
     if isinstance(dropout, np.ndarray) and dropout.ndim == 0:
@@ -311,6 +307,11 @@ def check_dropout(dropout: Any, n_hidden: int) -> np.ndarray | None:
              for i, rate in enumerate(given)]  # fmt: skip
     if not any(rates):
         return None
+    if not optimizer.in_engine:
+        raise ValueError(
+            "dropout makes each evaluation of the loss random, and L-BFGS needs the same "
+            "loss every time; train with dropout using 'sgd', 'adam' or 'rprop'"
+        )
     return np.array([*rates, 0.0], dtype=np.float64)
 
 

@@ -27,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any
@@ -57,13 +58,33 @@ from fastbp.optimizers import LBFGS_MAX_FUN, OPTIMIZERS
 SOLVERS = ("lbfgs", "rprop")
 
 
+def _architecture_spec(net: Network) -> tuple[tuple[str, Any], ...]:
+    """The network's architecture as a hashable value, sent to the workers."""
+    return tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in net.architecture.to_dict().items()
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _worker_network(spec: tuple[tuple[str, Any], ...]) -> Network:
+    """A network of the architecture ``spec`` on a worker, built once per process
+    (its parameters are never used: each evaluation brings its own)."""
+    return Network(**dict(spec))
+
+
 def _chunk_sums(
-    spec: dict[str, Any], params: np.ndarray, scale: float, x: np.ndarray, y: np.ndarray, w: Any
+    spec: tuple[tuple[str, Any], ...],
+    params: np.ndarray,
+    scale: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: Any,
 ) -> tuple[float, np.ndarray]:
     """On a worker: the summed (weighted) loss of one chunk and its summed gradient,
     the weights made relative (times ``scale``, 1 / the largest) in float64 first,
     as ``Network.train`` makes them."""
-    net = Network(**spec)
+    net = _worker_network(spec)
     inputs = net._inputs(x, check_finite=False)
     n = inputs.shape[0]
     targets = np.ascontiguousarray(y, dtype=net.dtype).reshape(n, -1)
@@ -83,12 +104,12 @@ def _chunk_sums(
 
 
 def _chunk_check(
-    spec: dict[str, Any], x: np.ndarray, y: np.ndarray, w: Any
+    spec: tuple[tuple[str, Any], ...], x: np.ndarray, y: np.ndarray, w: Any
 ) -> tuple[bool, str | None, float, float]:
     """On a worker: whether a chunk's inputs are finite, what is wrong with its
     targets (or None), and its largest and smallest positive sample weights
     (0 and inf without weights)."""
-    net = Network(**spec)
+    net = _worker_network(spec)
     raw = np.asarray(x)
     finite = bool(np.isfinite(raw).all()) if raw.dtype.kind == "f" else True
     problem = None
@@ -192,7 +213,7 @@ class _Objective:
 
         self.net, self.chunks, self.alpha, self.train_biases = net, chunks, alpha, train_biases
         self.scale = scale  # 1 / the largest sample weight (1 without weights)
-        self.spec = net.architecture.to_dict()
+        self.spec = _architecture_spec(net)
         self.is_weight = np.zeros(net.params.size, dtype=bool)
         for view in layer_views(net.sizes, self.is_weight)[0]:
             view[...] = True
@@ -338,8 +359,7 @@ def train(
     alpha = check_nonnegative(alpha, "alpha")
     train_biases = check_bool(train_biases, "train_biases")
     chunks = _Chunks(net, X, Y, sample_weight)
-    spec = net.architecture.to_dict()
-    checks = chunks.compute(_chunk_check, spec)
+    checks = chunks.compute(_chunk_check, _architecture_spec(net))
     if not all(finite for finite, _, _, _ in checks):
         raise_not_finite("X")
     problems = [problem for _, problem, _, _ in checks if problem is not None]

@@ -270,11 +270,7 @@ class _BaseBP(BaseEstimator):
         if self.dtype is not None:
             check_dtype(self.dtype)
         check_int(self.max_fun, "max_fun", 1)
-        if check_dropout(self.dropout, len(hidden)) is not None and self.solver == "lbfgs":
-            raise ValueError(
-                "dropout makes each evaluation of the loss random, and L-BFGS needs the same "
-                "loss every time; use solver='adam' or 'sgd' with dropout"
-            )
+        check_dropout(self.dropout, len(hidden), OPTIMIZERS[self.solver])
         if not _never(self.n_iter_no_change):
             check_int(self.n_iter_no_change, "n_iter_no_change", 1)
         for flag in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
