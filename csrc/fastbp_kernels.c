@@ -37,6 +37,8 @@ int fbp_vbytes = 0;
     + r * (1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 \
     + r * (1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 \
     + r * (1.0 / 479001600))))))))))))
+#define EXP exp
+#define FBP_OUTPUT_DELTA fbp_output_delta_d
 #define FBP_TARGET
 #define FBP_VBYTES 16
 #define VNAME(f) f##_d_base
@@ -68,7 +70,6 @@ int fbp_vbytes = 0;
 #define VNAME_BASE(f) f##_d_base
 #define NAME(f) f##_d
 #define LOG log
-#define EXP exp
 #define SQRT sqrt
 #define TINY DBL_MIN
 #include "fastbp_kernels_impl.h"
@@ -86,6 +87,7 @@ int fbp_vbytes = 0;
 #undef NAME
 #undef LOG
 #undef EXP
+#undef FBP_OUTPUT_DELTA
 #undef SQRT
 #undef TINY
 
@@ -100,6 +102,8 @@ int fbp_vbytes = 0;
 /* Taylor terms to r^7: truncation below 6e-9 relative on |r| <= ln2/2. */
 #define EXP_POLY1(r) (1.0f + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 \
     + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))))
+#define EXP expf
+#define FBP_OUTPUT_DELTA fbp_output_delta_s
 #define FBP_TARGET
 #define FBP_VBYTES 16
 #define VNAME(f) f##_s_base
@@ -131,7 +135,6 @@ int fbp_vbytes = 0;
 #define VNAME_BASE(f) f##_s_base
 #define NAME(f) f##_s
 #define LOG logf
-#define EXP expf
 #define SQRT sqrtf
 #define TINY FLT_MIN
 #include "fastbp_kernels_impl.h"

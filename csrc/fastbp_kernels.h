@@ -116,6 +116,27 @@ void fbp_narrow_tn_s(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, float alpha, const f
                      ptrdiff_t lda, const int64_t *rows, const float *b, ptrdiff_t ldb,
                      float beta, float *c, ptrdiff_t ldc);
 
+/* Online SGD: the samples rows[0..count) of x (n_in = sizes[0] wide) and y
+   (NULL rows: 0..count-1), one at a time, each a forward pass, back-propagation
+   and the update params -= lr dE/dparams (biases only with with_biases) -- the
+   batch path with a batch of one, in one call.  The network is n_layers weight
+   layers: sizes (n_layers + 1 widths), where each W(l) and b(l) starts in
+   params (w_off, b_off), where layer l's units start in acts and deltas
+   (unit_off), activations and loss codes.  Returns the summed loss of the
+   samples done; stops at the first sample whose loss is not finite (or, with
+   check, whose input is not finite: NaN), without updating from it, and
+   returns that loss added to the sum.  *done is the number of samples used. */
+double fbp_online_d(int n_layers, const ptrdiff_t *sizes, const ptrdiff_t *w_off,
+                    const ptrdiff_t *b_off, const ptrdiff_t *unit_off, const int *act,
+                    int loss, double *params, const double *x, const int64_t *rows,
+                    const double *y, ptrdiff_t count, double lr, int with_biases, int check,
+                    double *acts, double *deltas, ptrdiff_t *done);
+double fbp_online_s(int n_layers, const ptrdiff_t *sizes, const ptrdiff_t *w_off,
+                    const ptrdiff_t *b_off, const ptrdiff_t *unit_off, const int *act,
+                    int loss, float *params, const float *x, const int64_t *rows,
+                    const float *y, ptrdiff_t count, float lr, int with_biases, int check,
+                    float *acts, float *deltas, ptrdiff_t *done);
+
 /* 1 when none of x[0..n) is NaN or infinite, else 0. */
 int fbp_all_finite_d(const double *x, ptrdiff_t n);
 int fbp_all_finite_s(const float *x, ptrdiff_t n);

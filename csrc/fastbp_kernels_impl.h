@@ -4,7 +4,8 @@
  *   REAL        the element type
  *   NAME(f)     the function name with its type suffix
  *   VNAME_BASE(f), VNAME_AVX2(f), VNAME_AVX512(f)   the builds of fastbp_vector.h
- *   LOG, EXP    the natural logarithm and exponential of that type (losses, exp output)
+ *   LOG, EXP    the natural logarithm and exponential of that type (losses, exp output;
+ *               EXP is defined before the vector builds too)
  *   SQRT        the square root of that type (Adam)
  *   TINY        the smallest positive normal value (the floor of the safe log)
  */
@@ -222,6 +223,25 @@ double NAME(fbp_weighted_output_delta)(const REAL *o, const REAL *t, REAL *delta
         for (ptrdiff_t j = 0; j < cols; j++) delta[k + j] *= sw[r];
     }
     return total;
+}
+
+double NAME(fbp_online)(int n_layers, const ptrdiff_t *sizes, const ptrdiff_t *w_off,
+                        const ptrdiff_t *b_off, const ptrdiff_t *unit_off, const int *act,
+                        int loss, REAL *params, const REAL *x, const int64_t *rows,
+                        const REAL *y, ptrdiff_t count, REAL lr, int with_biases, int check,
+                        REAL *acts, REAL *deltas, ptrdiff_t *done)
+{
+    ptrdiff_t widest = 0;
+    for (int l = 0; l <= n_layers; l++) widest = sizes[l] > widest ? sizes[l] : widest;
+#define FBP_ONLINE(build) build(online)(n_layers, sizes, w_off, b_off, unit_off, act, loss, \
+                                         params, x, rows, y, count, lr, with_biases, check, \
+                                         acts, deltas, done)
+    switch (NAME(isa_for)(widest)) {
+    case FBP_ISA_AVX512: return FBP_ONLINE(VNAME_AVX512);
+    case FBP_ISA_AVX2: return FBP_ONLINE(VNAME_AVX2);
+    default: return FBP_ONLINE(VNAME_BASE);
+    }
+#undef FBP_ONLINE
 }
 
 void NAME(fbp_colsum_axpby)(REAL *b, const REAL *d, ptrdiff_t rows, ptrdiff_t cols,

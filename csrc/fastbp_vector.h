@@ -506,4 +506,127 @@ static FBP_TARGET void VNAME(narrow_nt)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, R
 #undef FBP_NARROW_ACC
 #undef FBP_NARROW_CHUNK
 #endif
+
+/* -- one sample at a time ----------------------------------------------------
+   Online SGD (a batch of one) as one loop over the samples, each through the
+   whole network without a call per layer: what a 2-2-2 network needs to be
+   fast, and what lets a wide first layer (784 -> 16) be updated in one pass
+   over its rows.  The arithmetic is the batch path's for one row, with the
+   update W(l) += -lr a(l-1)^T delta(l) applied row by row right after that
+   row of W(l) has given its part of delta(l-1) (so delta(l-1) still sees the
+   W(l) before the update, as back-propagation requires). */
+
+/* The derivative factor of an activation from its output a (see mul_deriv),
+   applied to s: NaN in s passes through. */
+static FBP_INLINE FBP_TARGET REAL VNAME(times_deriv)(REAL s, REAL a, int act)
+{
+    switch (act) {
+    case FBP_SIGMOID: return s * (a * ((REAL)1 - a));
+    case FBP_TANH: return s * ((REAL)1 - a * a);
+    case FBP_RELU: return a > 0 ? s : 0;
+    case FBP_LEAKY_RELU: return a > 0 ? s : (REAL)FBP_LEAKY_SLOPE * s;
+    default: return s;
+    }
+}
+
+/* w += c d over n values; with dot set, returns w . d taken before the update. */
+static FBP_INLINE FBP_TARGET REAL VNAME(axpy_dot)(REAL *w, const REAL *d, ptrdiff_t n, REAL c,
+                                                 int dot)
+{
+    ptrdiff_t j = 0;
+    REAL s = 0;
+#ifdef FBP_LANES
+    VNAME(vec) acc = {0}, wv, dv;
+    for (; j + FBP_LANES <= n; j += FBP_LANES) {
+        memcpy(&wv, w + j, sizeof wv);
+        memcpy(&dv, d + j, sizeof dv);
+        if (dot) acc += wv * dv;
+        wv += c * dv;
+        memcpy(w + j, &wv, sizeof wv);
+    }
+    if (dot) {
+        for (int q = 0; q < (int)FBP_LANES; q++) s += acc[q];
+    }
+#endif
+    for (; j < n; j++) {
+        if (dot) s += w[j] * d[j];
+        w[j] += c * d[j];
+    }
+    return s;
+}
+
+static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
+                                       const ptrdiff_t *w_off, const ptrdiff_t *b_off,
+                                       const ptrdiff_t *unit_off, const int *act, int loss,
+                                       REAL *params, const REAL *x0, const int64_t *rows,
+                                       const REAL *y0, ptrdiff_t count, REAL lr,
+                                       int with_biases, int check, REAL *acts, REAL *deltas,
+                                       ptrdiff_t *done)
+{
+    const int L = n_layers, out_act = act[L - 1];
+    const ptrdiff_t n_in0 = sizes[0], n_out = sizes[L];
+    const int inline_delta = loss == FBP_SQUARED_ERROR && out_act != FBP_SOFTMAX
+                             && out_act != FBP_EXP;
+    double total = 0.0;
+    for (ptrdiff_t r = 0; r < count; r++) {
+        ptrdiff_t row = rows != NULL ? (ptrdiff_t)rows[r] : r;
+        const REAL *x = x0 + row * n_in0, *y = y0 + row * n_out;
+        /* forward: a(l) = f(a(l-1) . W(l) + b(l)) */
+        const REAL *a = x;
+        for (int l = 0; l < L; l++) {
+            ptrdiff_t ni = sizes[l], no = sizes[l + 1];
+            REAL *z = acts + unit_off[l];
+            VNAME(small_gemm)(0, 0, 1, no, ni, (REAL)1, a, ni, params + w_off[l], no,
+                              (REAL)0, z, no);
+            if (l == 0 && check && !VNAME(all_finite)(z, no) && !VNAME(all_finite)(x, ni)) {
+                *done = r;
+                return NAN;
+            }
+            const REAL *b = params + b_off[l];
+            for (ptrdiff_t j = 0; j < no; j++) z[j] += b[j];
+            if (act[l] == FBP_SOFTMAX) {
+                VNAME(softmax_row)(z, no);
+            } else if (act[l] == FBP_EXP) {
+                for (ptrdiff_t j = 0; j < no; j++) z[j] = EXP(z[j]);
+            } else {
+                VNAME(act_flat)(z, no, act[l]);
+            }
+            a = z;
+        }
+        /* delta(L) and the sample's loss */
+        REAL *d = deltas + unit_off[L - 1];
+        const REAL *o = acts + unit_off[L - 1];
+        double sample;
+        if (inline_delta) {
+            sample = 0.0;
+            for (ptrdiff_t j = 0; j < n_out; j++) {
+                double e = (double)o[j] - (double)y[j];
+                sample += 0.5 * e * e;
+                d[j] = VNAME(times_deriv)(o[j] - y[j], o[j], out_act);
+            }
+        } else {
+            sample = FBP_OUTPUT_DELTA(o, y, d, 1, n_out, out_act, loss);
+        }
+        if (!isfinite(sample)) {
+            *done = r;
+            return total + sample;
+        }
+        total += sample;
+        /* backward, updating each layer as its deltas are used */
+        for (int l = L - 1; l >= 0; l--) {
+            ptrdiff_t ni = sizes[l], no = sizes[l + 1];
+            REAL *W = params + w_off[l];
+            const REAL *ap = l == 0 ? x : acts + unit_off[l - 1];
+            REAL *dp = l == 0 ? NULL : deltas + unit_off[l - 1];
+            for (ptrdiff_t i = 0; i < ni; i++) {
+                REAL s = VNAME(axpy_dot)(W + i * no, d, no, -lr * ap[i], l > 0);
+                if (l > 0) dp[i] = VNAME(times_deriv)(s, ap[i], act[l - 1]);
+            }
+            if (with_biases) VNAME(axpy_dot)(params + b_off[l], d, no, -lr, 0);
+            d = dp;
+        }
+    }
+    *done = count;
+    return total;
+}
 #undef FBP_LANES

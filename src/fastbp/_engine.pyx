@@ -68,7 +68,7 @@ from fastbp._kernels cimport (
     bias_act, colsum_axpby, fbp_init, fbp_prefetch_rows, fbp_shuffle, fbp_uniform, gather_rows,
     irprop_minus,
     momentum as momentum_update,
-    mul_deriv, output_delta, sgd, weighted_output_delta,
+    mul_deriv, online, output_delta, sgd, weighted_output_delta,
 )
 
 # The codes of csrc/fastbp_kernels.h, for fastbp.activations to check against.
@@ -960,6 +960,9 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
     cdef bint direct = shuffle and (sparse or takes_narrow(batch, layout.sizes[1], layout.n_in,
                                                            sizeof(floating)))
     cdef Py_ssize_t batch_work = STEP_WORK + STEP_PARAM_WORK * n_params
+    # Online SGD takes csrc's loop over the samples, in parts between signal checks.
+    cdef bint one_by_one = fused and batch == 1 and dropping == NULL and not sparse
+    cdef Py_ssize_t part = max(1, SIGNAL_CHECK_WORK // (batch_work + row_work)), used
     cdef Signals sig
     start_signal_checks(&sig, <double>n_epochs * n * (row_work + batch_work))
     with nogil:
@@ -970,7 +973,21 @@ def train_epochs(Layout layout, floating[::1] params, const floating[:, ::1] X,
                 fbp_shuffle(&order[0], n, &state)
             total = 0.0
             i = 0
-            while i < n:
+            while one_by_one and i < n:
+                rows = min(part, n - i)
+                loss = online(net.n_layers, net.sizes, net.w_off, net.b_off, net.unit_off,
+                              net.act, net.loss, &params[0],
+                              X0 if shuffle else X0 + i * layout.n_in,
+                              &order[i] if shuffle else <const int64_t *>NULL,
+                              &Y[0, 0] if shuffle else &Y[i, 0], rows, lr, train_biases,
+                              check_inputs, &acts[0], &deltas[0], &used)
+                i += used
+                if not isfinite(loss):
+                    break
+                total += loss
+                if interrupted(&sig, rows * (batch_work + row_work)):
+                    break
+            while not one_by_one and i < n:
                 rows = min(batch, n - i)
                 if shuffle:
                     if direct:

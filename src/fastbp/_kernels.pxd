@@ -38,6 +38,16 @@ cdef extern from "fastbp_kernels.h" nogil:
                             double alpha, double beta)
     void fbp_colsum_axpby_s(float *b, const float *d, Py_ssize_t rows, Py_ssize_t cols,
                             float alpha, float beta)
+    double fbp_online_d(int n_layers, const Py_ssize_t *sizes, const Py_ssize_t *w_off,
+                        const Py_ssize_t *b_off, const Py_ssize_t *unit_off, const int *act,
+                        int loss, double *params, const double *x, const int64_t *rows,
+                        const double *y, Py_ssize_t count, double lr, int with_biases,
+                        int check, double *acts, double *deltas, Py_ssize_t *done)
+    double fbp_online_s(int n_layers, const Py_ssize_t *sizes, const Py_ssize_t *w_off,
+                        const Py_ssize_t *b_off, const Py_ssize_t *unit_off, const int *act,
+                        int loss, float *params, const float *x, const int64_t *rows,
+                        const float *y, Py_ssize_t count, float lr, int with_biases,
+                        int check, float *acts, float *deltas, Py_ssize_t *done)
     int fbp_all_finite_d(const double *x, Py_ssize_t n)
     int fbp_all_finite_s(const float *x, Py_ssize_t n)
     void fbp_gather_rows_d(double *dst, const double *src, const int64_t *idx,
@@ -113,6 +123,20 @@ cdef inline void colsum_axpby(floating *b, const floating *d, Py_ssize_t rows, P
         fbp_colsum_axpby_d(b, d, rows, cols, alpha, beta)
     else:
         fbp_colsum_axpby_s(b, d, rows, cols, alpha, beta)
+
+
+cdef inline double online(int n_layers, const Py_ssize_t *sizes, const Py_ssize_t *w_off,
+                          const Py_ssize_t *b_off, const Py_ssize_t *unit_off, const int *act,
+                          int loss, floating *params, const floating *x, const int64_t *rows,
+                          const floating *y, Py_ssize_t count, floating lr, bint with_biases,
+                          bint check, floating *acts, floating *deltas,
+                          Py_ssize_t *done) noexcept nogil:
+    if floating is double:
+        return fbp_online_d(n_layers, sizes, w_off, b_off, unit_off, act, loss, params, x,
+                            rows, y, count, lr, with_biases, check, acts, deltas, done)
+    else:
+        return fbp_online_s(n_layers, sizes, w_off, b_off, unit_off, act, loss, params, x,
+                            rows, y, count, lr, with_biases, check, acts, deltas, done)
 
 
 cdef inline void gather_rows(floating *dst, const floating *src, const int64_t *idx,
