@@ -555,6 +555,71 @@ static FBP_INLINE FBP_TARGET REAL VNAME(axpy_dot)(REAL *w, const REAL *d, ptrdif
     return s;
 }
 
+/* The first layer of the next sample, fused with the update of the previous:
+   W += c xp d^T, then z = x . W, in one pass over W's rows (ni x no): W is read
+   and written once a sample instead of read twice.  Even and odd rows sum into
+   separate accumulators, so that consecutive multiply-adds do not wait for
+   each other. */
+#ifdef FBP_LANES
+static FBP_INLINE FBP_TARGET void VNAME(update_times_nv)(const int nv, REAL *W, ptrdiff_t ni,
+                                                        const REAL *xp, REAL c, const REAL *d,
+                                                        const REAL *x, REAL *z)
+{
+    const ptrdiff_t no = nv * FBP_LANES;
+    VNAME(vec) dv[4], even[4], odd[4], wv;
+    for (int v = 0; v < nv; v++) {
+        memcpy(&dv[v], d + v * FBP_LANES, sizeof dv[v]);
+        even[v] = odd[v] = (VNAME(vec)){0};
+    }
+    ptrdiff_t i = 0;
+    for (; i + 1 < ni; i += 2) {
+        REAL *w = W + i * no;
+        REAL c0 = c * xp[i], c1 = c * xp[i + 1], x0 = x[i], x1 = x[i + 1];
+        for (int v = 0; v < nv; v++) {
+            memcpy(&wv, w + v * FBP_LANES, sizeof wv);
+            wv += c0 * dv[v];
+            memcpy(w + v * FBP_LANES, &wv, sizeof wv);
+            even[v] += x0 * wv;
+            memcpy(&wv, w + no + v * FBP_LANES, sizeof wv);
+            wv += c1 * dv[v];
+            memcpy(w + no + v * FBP_LANES, &wv, sizeof wv);
+            odd[v] += x1 * wv;
+        }
+    }
+    for (; i < ni; i++) {
+        REAL *w = W + i * no;
+        for (int v = 0; v < nv; v++) {
+            memcpy(&wv, w + v * FBP_LANES, sizeof wv);
+            wv += (c * xp[i]) * dv[v];
+            memcpy(w + v * FBP_LANES, &wv, sizeof wv);
+            even[v] += x[i] * wv;
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        even[v] += odd[v];
+        memcpy(z + v * FBP_LANES, &even[v], sizeof even[v]);
+    }
+}
+#endif
+
+static FBP_INLINE FBP_TARGET void VNAME(update_times)(REAL *W, ptrdiff_t ni, ptrdiff_t no,
+                                                     const REAL *xp, REAL c, const REAL *d,
+                                                     const REAL *x, REAL *z)
+{
+#ifdef FBP_LANES
+    if (no % FBP_LANES == 0 && no <= 4 * FBP_LANES) {
+        switch (no / FBP_LANES) {
+        case 1: VNAME(update_times_nv)(1, W, ni, xp, c, d, x, z); return;
+        case 2: VNAME(update_times_nv)(2, W, ni, xp, c, d, x, z); return;
+        case 3: VNAME(update_times_nv)(3, W, ni, xp, c, d, x, z); return;
+        case 4: VNAME(update_times_nv)(4, W, ni, xp, c, d, x, z); return;
+        }
+    }
+#endif
+    for (ptrdiff_t i = 0; i < ni; i++) VNAME(axpy_dot)(W + i * no, d, no, c * xp[i], 0);
+    VNAME(small_gemm)(0, 0, 1, no, ni, (REAL)1, x, ni, W, no, (REAL)0, z, no);
+}
+
 static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
                                        const ptrdiff_t *w_off, const ptrdiff_t *b_off,
                                        const ptrdiff_t *unit_off, const int *act, int loss,
@@ -567,8 +632,12 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
     const ptrdiff_t n_in0 = sizes[0], n_out = sizes[L];
     const int inline_delta = loss == FBP_SQUARED_ERROR && out_act != FBP_SOFTMAX
                              && out_act != FBP_EXP;
-    double total = 0.0;
-    for (ptrdiff_t r = 0; r < count; r++) {
+    double total = 0.0, sample = 0.0;
+    /* The first layer's update from the previous sample (its input, with its
+       delta still in deltas) waits to be fused with the next forward pass. */
+    const REAL *pending = NULL;
+    ptrdiff_t r = 0;
+    for (; r < count; r++) {
         ptrdiff_t row = rows != NULL ? (ptrdiff_t)rows[r] : r;
         const REAL *x = x0 + row * n_in0, *y = y0 + row * n_out;
         /* forward: a(l) = f(a(l-1) . W(l) + b(l)) */
@@ -576,11 +645,17 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
         for (int l = 0; l < L; l++) {
             ptrdiff_t ni = sizes[l], no = sizes[l + 1];
             REAL *z = acts + unit_off[l];
-            VNAME(small_gemm)(0, 0, 1, no, ni, (REAL)1, a, ni, params + w_off[l], no,
-                              (REAL)0, z, no);
+            if (l == 0 && pending != NULL) {
+                VNAME(update_times)(params + w_off[0], ni, no, pending, -lr,
+                                    deltas + unit_off[0], a, z);
+                pending = NULL;
+            } else {
+                VNAME(small_gemm)(0, 0, 1, no, ni, (REAL)1, a, ni, params + w_off[l], no,
+                                  (REAL)0, z, no);
+            }
             if (l == 0 && check && !VNAME(all_finite)(z, no) && !VNAME(all_finite)(x, ni)) {
-                *done = r;
-                return NAN;
+                sample = NAN;
+                break;
             }
             const REAL *b = params + b_off[l];
             for (ptrdiff_t j = 0; j < no; j++) z[j] += b[j];
@@ -593,10 +668,10 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
             }
             a = z;
         }
+        if (isnan(sample)) break;
         /* delta(L) and the sample's loss */
         REAL *d = deltas + unit_off[L - 1];
         const REAL *o = acts + unit_off[L - 1];
-        double sample;
         if (inline_delta) {
             sample = 0.0;
             for (ptrdiff_t j = 0; j < n_out; j++) {
@@ -607,10 +682,7 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
         } else {
             sample = FBP_OUTPUT_DELTA(o, y, d, 1, n_out, out_act, loss);
         }
-        if (!isfinite(sample)) {
-            *done = r;
-            return total + sample;
-        }
+        if (!isfinite(sample)) break;
         total += sample;
         /* backward, updating each layer as its deltas are used */
         for (int l = L - 1; l >= 0; l--) {
@@ -618,15 +690,26 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
             REAL *W = params + w_off[l];
             const REAL *ap = l == 0 ? x : acts + unit_off[l - 1];
             REAL *dp = l == 0 ? NULL : deltas + unit_off[l - 1];
-            for (ptrdiff_t i = 0; i < ni; i++) {
-                REAL s = VNAME(axpy_dot)(W + i * no, d, no, -lr * ap[i], l > 0);
-                if (l > 0) dp[i] = VNAME(times_deriv)(s, ap[i], act[l - 1]);
+            if (l == 0) {
+                pending = x;
+            } else {
+                for (ptrdiff_t i = 0; i < ni; i++) {
+                    REAL s = VNAME(axpy_dot)(W + i * no, d, no, -lr * ap[i], 1);
+                    dp[i] = VNAME(times_deriv)(s, ap[i], act[l - 1]);
+                }
             }
             if (with_biases) VNAME(axpy_dot)(params + b_off[l], d, no, -lr, 0);
             d = dp;
         }
     }
-    *done = count;
-    return total;
+    if (pending != NULL) {
+        ptrdiff_t no = sizes[1];
+        for (ptrdiff_t i = 0; i < n_in0; i++) {
+            VNAME(axpy_dot)(params + w_off[0] + i * no, deltas + unit_off[0], no,
+                            -lr * pending[i], 0);
+        }
+    }
+    *done = r;
+    return r < count ? total + sample : total;
 }
 #undef FBP_LANES
