@@ -70,7 +70,8 @@ cdef inline bint takes_narrow(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     C one to four vectors wide, and not too much work for one thread."""
     cdef Py_ssize_t lanes = fbp_vbytes // itemsize
     # m * k values of A exist in memory, so the product cannot overflow.
-    return lanes > 0 and lanes <= n <= 4 * lanes and m * n * k <= NARROW_WORK_MAX
+    return (lanes > 0 and lanes <= n <= 4 * lanes and n % lanes == 0
+            and m * n * k <= NARROW_WORK_MAX)
 
 
 cdef inline void narrow_nn(int m, int n, int k, floating alpha, const floating *a, int lda,

@@ -81,7 +81,8 @@ LOSS_CODES = {"squared_error": FBP_SQUARED_ERROR, "cross_entropy": FBP_CROSS_ENT
 HUBER_DELTA = FBP_HUBER_DELTA
 
 # What Layout.predict reports besides its outputs.
-PREDICT_STATUS = {"ok": PREDICT_OK, "bad_input": PREDICT_BAD_INPUT, "overflow": PREDICT_OVERFLOW}
+PREDICT_STATUS = {"ok": PREDICT_OK, "bad_input": PREDICT_BAD_INPUT, "overflow": PREDICT_OVERFLOW,
+                  "not_ready": PREDICT_NOT_READY}
 
 INSTRUCTION_SETS = ("baseline", "avx2", "avx512")
 
@@ -137,6 +138,7 @@ cdef enum:
     PREDICT_OK = 0
     PREDICT_BAD_INPUT = 1
     PREDICT_OVERFLOW = 2
+    PREDICT_NOT_READY = 3
     # Doubles of stack space for the activations of a small prediction.
     PREDICT_STACK = 4096
 
@@ -221,27 +223,35 @@ cdef class Layout:
         self.n_in = self.sizes[0]
         self.n_out = self.sizes[n_layers]
 
-    def predict(self, cnp.ndarray params, cnp.ndarray X, Py_ssize_t cap):
+    def predict(self, cnp.ndarray params, object X, Py_ssize_t cap):
         """``(status, outputs)`` for X, computed ``cap`` rows at a time (fewer
         when a part of a long pass is shorter, see part_rows).
 
         ``status`` is PREDICT_OK, PREDICT_BAD_INPUT when X holds NaN or infinity
-        (the outputs are not to be used), or PREDICT_OVERFLOW when finite inputs
-        gave outputs that are not.  A pending signal raises between parts.
+        (the outputs are not to be used), PREDICT_OVERFLOW when finite inputs
+        gave outputs that are not, or PREDICT_NOT_READY (outputs None) when X
+        is not a C-contiguous 2-D ndarray (exactly, no subclass) of the
+        parameters' dtype with ``n_in`` columns and at least one row: the caller
+        converts or refuses it and calls again.  A pending signal raises
+        between parts.
 
-        X must be a C-contiguous 2-D array of the parameters' dtype with
-        ``n_in`` columns, as ``Network.predict`` makes it.  This one call checks,
-        allocates and computes, so that predicting one sample costs little more
-        than its arithmetic.
+        This one call checks, allocates and computes, so that predicting one
+        sample costs little more than its arithmetic.
         """
         cdef int typenum = cnp.PyArray_TYPE(params)
         if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) \
-                or cnp.PyArray_TYPE(X) != typenum or cnp.PyArray_NDIM(X) != 2 \
-                or not cnp.PyArray_IS_C_CONTIGUOUS(X) or not cnp.PyArray_IS_C_CONTIGUOUS(params) \
-                or cnp.PyArray_DIM(X, 1) != self.n_in or cnp.PyArray_SIZE(params) < self.n_params:
-            raise ValueError("predict needs C-contiguous float arrays that match the layout")
-        cdef Py_ssize_t n = cnp.PyArray_DIM(X, 0)
-        cdef Rows x = Rows(cnp.PyArray_DATA(X), NULL, NULL, 0, False, NULL, NULL)
+                or not cnp.PyArray_IS_C_CONTIGUOUS(params) \
+                or cnp.PyArray_SIZE(params) < self.n_params:
+            raise ValueError("predict needs C-contiguous float parameters that match the layout")
+        if not cnp.PyArray_CheckExact(X):
+            return PREDICT_NOT_READY, None
+        cdef cnp.ndarray A = <cnp.ndarray>X
+        if cnp.PyArray_TYPE(A) != typenum or cnp.PyArray_NDIM(A) != 2 \
+                or not cnp.PyArray_IS_C_CONTIGUOUS(A) or cnp.PyArray_DIM(A, 1) != self.n_in \
+                or cnp.PyArray_DIM(A, 0) < 1:
+            return PREDICT_NOT_READY, None
+        cdef Py_ssize_t n = cnp.PyArray_DIM(A, 0)
+        cdef Rows x = Rows(cnp.PyArray_DATA(A), NULL, NULL, 0, False, NULL, NULL)
         return self._predict_rows(params, x, n, cap)
 
     def predict_csr(self, cnp.ndarray params, cnp.ndarray values, const int64_t[::1] indptr,

@@ -36,6 +36,7 @@ from fastbp.optimizers import LBFGS_MAX_FUN, Optimizer
 
 _PREDICT_OK = _engine.PREDICT_STATUS["ok"]
 _PREDICT_BAD_INPUT = _engine.PREDICT_STATUS["bad_input"]
+_PREDICT_NOT_READY = _engine.PREDICT_STATUS["not_ready"]
 
 # Rows that predict, loss and gradients push through the engine at a time, so
 # their work buffers stay small whatever the number of samples: CHUNK_ROWS, or
@@ -425,15 +426,19 @@ class Network:
         shape, and for finite inputs so large that the outputs overflow to
         infinity or NaN: predict never returns either.
         """
-        if is_sparse(X):
-            rows = as_sparse_rows(X, "X", self._dtype, self._sizes[0])
-            status, out = self._layout.predict_csr(
-                self._params, rows.values.ravel(), rows.indptr, rows.indices, self._chunk_rows
-            )
-            X = rows.values
-        else:
-            X = as_matrix(X, "X", self._dtype, self._sizes[0], check_finite=False)
-            status, out = self._layout.predict(self._params, X, self._chunk_rows)
+        # An array ready as it is goes straight to the engine (a single sample's
+        # latency is mostly this call); anything else is converted or refused first.
+        status, out = self._layout.predict(self._params, X, self._chunk_rows)
+        if status == _PREDICT_NOT_READY:
+            if is_sparse(X):
+                rows = as_sparse_rows(X, "X", self._dtype, self._sizes[0])
+                status, out = self._layout.predict_csr(
+                    self._params, rows.values.ravel(), rows.indptr, rows.indices, self._chunk_rows
+                )
+                X = rows.values
+            else:
+                X = as_matrix(X, "X", self._dtype, self._sizes[0], check_finite=False)
+                status, out = self._layout.predict(self._params, X, self._chunk_rows)
         if status == _PREDICT_OK:
             return out
         if status == _PREDICT_BAD_INPUT:
