@@ -138,21 +138,42 @@ static FBP_TARGET void VNAME(bias_act)(REAL *z, const REAL *b, ptrdiff_t rows, p
 }
 #undef FBP_ACT_CHUNK
 
-static FBP_TARGET void VNAME(mul_deriv)(REAL *delta, const REAL *a, ptrdiff_t n, int act)
+/* s times the derivative of an activation, from its output a (see the top of
+   fastbp_kernels.h); NaN in s passes through.  Identity and softmax (only
+   ever an output layer's) leave s as it is. */
+static FBP_INLINE FBP_TARGET REAL VNAME(times_deriv)(REAL s, REAL a, int act)
 {
     switch (act) {
+    case FBP_SIGMOID: return s * (a * ((REAL)1 - a));
+    case FBP_TANH: return s * ((REAL)1 - a * a);
+    case FBP_RELU: return a > 0 ? s : 0;
+    case FBP_LEAKY_RELU: return a > 0 ? s : (REAL)FBP_LEAKY_SLOPE * s;
+    default: return s;
+    }
+}
+
+static FBP_TARGET void VNAME(mul_deriv)(REAL *delta, const REAL *a, ptrdiff_t n, int act)
+{
+    /* One loop per activation, each with its code a constant, so that it vectorises. */
+    switch (act) {
     case FBP_SIGMOID:
-        for (ptrdiff_t i = 0; i < n; i++) delta[i] *= a[i] * ((REAL)1 - a[i]);
+        for (ptrdiff_t i = 0; i < n; i++) {
+            delta[i] = VNAME(times_deriv)(delta[i], a[i], FBP_SIGMOID);
+        }
         break;
     case FBP_TANH:
-        for (ptrdiff_t i = 0; i < n; i++) delta[i] *= (REAL)1 - a[i] * a[i];
+        for (ptrdiff_t i = 0; i < n; i++) {
+            delta[i] = VNAME(times_deriv)(delta[i], a[i], FBP_TANH);
+        }
         break;
     case FBP_RELU:
-        for (ptrdiff_t i = 0; i < n; i++) delta[i] = a[i] > 0 ? delta[i] : 0;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            delta[i] = VNAME(times_deriv)(delta[i], a[i], FBP_RELU);
+        }
         break;
     case FBP_LEAKY_RELU:
         for (ptrdiff_t i = 0; i < n; i++) {
-            delta[i] = a[i] > 0 ? delta[i] : (REAL)FBP_LEAKY_SLOPE * delta[i];
+            delta[i] = VNAME(times_deriv)(delta[i], a[i], FBP_LEAKY_RELU);
         }
         break;
     default: /* identity; softmax only ever appears at the output */
@@ -516,19 +537,6 @@ static FBP_TARGET void VNAME(narrow_nt)(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, R
    row of W(l) has given its part of delta(l-1) (so delta(l-1) still sees the
    W(l) before the update, as back-propagation requires). */
 
-/* The derivative factor of an activation from its output a (see mul_deriv),
-   applied to s: NaN in s passes through. */
-static FBP_INLINE FBP_TARGET REAL VNAME(times_deriv)(REAL s, REAL a, int act)
-{
-    switch (act) {
-    case FBP_SIGMOID: return s * (a * ((REAL)1 - a));
-    case FBP_TANH: return s * ((REAL)1 - a * a);
-    case FBP_RELU: return a > 0 ? s : 0;
-    case FBP_LEAKY_RELU: return a > 0 ? s : (REAL)FBP_LEAKY_SLOPE * s;
-    default: return s;
-    }
-}
-
 /* w += c d over n values; with dot set, returns w . d taken before the update. */
 static FBP_INLINE FBP_TARGET REAL VNAME(axpy_dot)(REAL *w, const REAL *d, ptrdiff_t n, REAL c,
                                                  int dot)
@@ -553,6 +561,13 @@ static FBP_INLINE FBP_TARGET REAL VNAME(axpy_dot)(REAL *w, const REAL *d, ptrdif
         w[j] += c * d[j];
     }
     return s;
+}
+
+/* W (ni x no) += c xp d^T: a layer's update from one sample. */
+static FBP_INLINE FBP_TARGET void VNAME(add_outer)(REAL *W, ptrdiff_t ni, ptrdiff_t no, REAL c,
+                                                  const REAL *xp, const REAL *d)
+{
+    for (ptrdiff_t i = 0; i < ni; i++) VNAME(axpy_dot)(W + i * no, d, no, c * xp[i], 0);
 }
 
 /* The first layer of the next sample, fused with the update of the previous:
@@ -616,7 +631,7 @@ static FBP_INLINE FBP_TARGET void VNAME(update_times)(REAL *W, ptrdiff_t ni, ptr
         }
     }
 #endif
-    for (ptrdiff_t i = 0; i < ni; i++) VNAME(axpy_dot)(W + i * no, d, no, c * xp[i], 0);
+    VNAME(add_outer)(W, ni, no, c, xp, d);
     VNAME(small_gemm)(0, 0, 1, no, ni, (REAL)1, x, ni, W, no, (REAL)0, z, no);
 }
 
@@ -630,8 +645,6 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
 {
     const int L = n_layers, out_act = act[L - 1];
     const ptrdiff_t n_in0 = sizes[0], n_out = sizes[L];
-    const int inline_delta = loss == FBP_SQUARED_ERROR && out_act != FBP_SOFTMAX
-                             && out_act != FBP_EXP;
     double total = 0.0, sample = 0.0;
     /* The first layer's update from the previous sample (its input, with its
        delta still in deltas) waits to be fused with the next forward pass. */
@@ -672,16 +685,7 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
         /* delta(L) and the sample's loss */
         REAL *d = deltas + unit_off[L - 1];
         const REAL *o = acts + unit_off[L - 1];
-        if (inline_delta) {
-            sample = 0.0;
-            for (ptrdiff_t j = 0; j < n_out; j++) {
-                double e = (double)o[j] - (double)y[j];
-                sample += 0.5 * e * e;
-                d[j] = VNAME(times_deriv)(o[j] - y[j], o[j], out_act);
-            }
-        } else {
-            sample = FBP_OUTPUT_DELTA(o, y, d, 1, n_out, out_act, loss);
-        }
+        sample = FBP_OUTPUT_DELTA(o, y, d, 1, n_out, out_act, loss);
         if (!isfinite(sample)) break;
         total += sample;
         /* backward, updating each layer as its deltas are used */
@@ -703,11 +707,7 @@ static FBP_TARGET double VNAME(online)(int n_layers, const ptrdiff_t *sizes,
         }
     }
     if (pending != NULL) {
-        ptrdiff_t no = sizes[1];
-        for (ptrdiff_t i = 0; i < n_in0; i++) {
-            VNAME(axpy_dot)(params + w_off[0] + i * no, deltas + unit_off[0], no,
-                            -lr * pending[i], 0);
-        }
+        VNAME(add_outer)(params + w_off[0], n_in0, sizes[1], -lr, pending, deltas + unit_off[0]);
     }
     *done = r;
     return r < count ? total + sample : total;

@@ -43,6 +43,12 @@ def problem(sizes, output, loss, n, seed):
     return X, Y
 
 
+def assert_same_params(net, ref, tol):
+    """Every weight and bias of a fastbp network within ``tol`` of a reference network's."""
+    for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol)
+
+
 def twins(sizes, hidden, output, loss, seed, dtype="float64"):
     """A fastbp network and a reference network with the same initial parameters."""
     net = fb.Network(

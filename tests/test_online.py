@@ -10,7 +10,7 @@ that are not a multiple of the vector.
 
 import numpy as np
 import pytest
-from helpers import problem, twins
+from helpers import assert_same_params, problem, twins
 
 import fastbp as fb
 
@@ -34,11 +34,6 @@ ACTIVATIONS = [
     ("relu", "softmax", "cross_entropy"),
     ("leaky_relu", "sigmoid", "cross_entropy"),
 ]
-
-
-def assert_same_params(net, ref, tol):
-    for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
-        np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=tol)
 
 
 @pytest.mark.parametrize("sizes", SHAPES, ids=lambda s: "-".join(map(str, s)))

@@ -2,19 +2,12 @@
 
 import numpy as np
 import pytest
-from helpers import PAIRS, float32_twin, problem, twins
+from helpers import PAIRS, assert_same_params, float32_twin, problem, twins
 from hypothesis import given
 from hypothesis import strategies as st
 
 import fastbp as fb
 from fastbp import _engine, reference
-
-
-def assert_same_params(net, ref, tol):
-    for W, rW in zip(net.weights, ref.weights):
-        np.testing.assert_allclose(W, rW, rtol=0, atol=tol)
-    for b, rb in zip(net.biases, ref.biases):
-        np.testing.assert_allclose(b, rb, rtol=0, atol=tol)
 
 
 @pytest.mark.parametrize("hidden,output,loss", PAIRS)
